@@ -1,0 +1,249 @@
+"""XQuAD-R and MLQA-R under the LAReQA protocol.
+
+Candidates are every sentence of every paragraph of every language
+(``context[s:e]`` for each ``[s, e]`` in ``sentence_breaks``). A question with id I in
+language X is relevant to the sentence holding its ``answer_start`` in every language where
+id I exists (11 relevant candidates per question in XQuAD-R, 2 to 4 in MLQA-R).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAREQA_LANGUAGES = {
+    "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
+    "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
+}
+# Public source, pinned (see ../shared/datasets/README.md); MLQA-R was removed later upstream.
+SOURCE_COMMITS = {
+    "xquad-r": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
+    "mlqa-r": "354d67d1cd066854cdfbf5ad0e6105528976141d",
+}
+SOURCE_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa/{commit}/{name}/{lang}.json"
+MANIFEST = REPO_ROOT / "data" / "manifest.json"
+
+
+class DataError(Exception):
+    """Bad or missing dataset input; the message names the file and the problem."""
+
+
+@dataclass
+class LareqaData:
+    """One LAReQA dataset, flattened.
+
+    Attributes:
+        name: ``xquad-r`` or ``mlqa-r``.
+        languages: the languages loaded, sorted.
+        questions: one row per (question id, language): ``question_id, lang, text,
+            answer_candidate`` (row index into ``candidates`` of the sentence holding the answer).
+        candidates: one row per sentence: ``lang, text, context, paragraph``; sorted by
+            language so that each language is a contiguous block.
+    """
+
+    name: str
+    languages: list[str]
+    questions: pd.DataFrame
+    candidates: pd.DataFrame
+
+    def relevant_candidates(self) -> list[np.ndarray]:
+        """For each question row, the candidate indices relevant to it (one per language)."""
+        by_id = self.questions.groupby("question_id")["answer_candidate"].apply(
+            lambda s: np.sort(s.to_numpy())
+        )
+        return [by_id[qid] for qid in self.questions["question_id"]]
+
+    def language_slices(self) -> dict[str, slice]:
+        """The contiguous block of candidate rows of each language."""
+        langs = self.candidates["lang"].to_numpy()
+        out = {}
+        for lang in self.languages:
+            idx = np.flatnonzero(langs == lang)
+            out[lang] = slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) else slice(0, 0)
+        return out
+
+
+def resolve_data_dir(explicit: str | Path | None = None, download: bool = True) -> Path:
+    """Find the directory holding ``xquad-r/`` and ``mlqa-r/``.
+
+    Order: ``explicit``, env ``HYBRIDIR_DATA_DIR``, ``data/`` in the repo,
+    ``../shared/datasets`` beside the checkout. If none holds the files and ``download`` is
+    set, fetch them from the pinned public source into ``data/`` (verifying checksums).
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_dir():
+            raise DataError(f"{path}: data directory does not exist")
+        return path
+    env = os.environ.get("HYBRIDIR_DATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise DataError(f"{path}: HYBRIDIR_DATA_DIR does not exist")
+        return path
+    candidates = [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "datasets"]
+    for path in candidates:
+        if (path / "xquad-r" / "en.json").is_file():
+            return path
+    if download:
+        return download_lareqa(REPO_ROOT / "data")
+    raise DataError(
+        "No XQuAD-R/MLQA-R files found in " + ", ".join(str(p) for p in candidates)
+        + "; set HYBRIDIR_DATA_DIR or pass --data-dir."
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """Parse a ``sha256sum`` file into ``{relative path: digest}``."""
+    sums = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.strip().lstrip("*").removeprefix("./")] = digest
+    return sums
+
+
+def verify_checksum(path: Path, expected: str) -> None:
+    actual = _sha256(path)
+    if actual != expected:
+        raise DataError(f"{path}: checksum mismatch (sha256 {actual}, expected {expected})")
+
+
+def download_lareqa(target: Path) -> Path:
+    """Download XQuAD-R and MLQA-R at the pinned commits into ``target``, verifying sha256."""
+    try:
+        expected = json.loads(MANIFEST.read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{MANIFEST}: cannot read the checksum manifest ({exc})") from None
+    for name, langs in LAREQA_LANGUAGES.items():
+        for lang in langs:
+            rel = f"{name}/{lang}.json"
+            dest = target / rel
+            if dest.is_file() and _sha256(dest) == expected[rel]:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            url = SOURCE_URL.format(commit=SOURCE_COMMITS[name], name=name, lang=lang)
+            tmp = dest.with_suffix(".part")
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    tmp.write_bytes(response.read())
+            except OSError as exc:
+                raise DataError(
+                    f"{rel}: not found locally and the download from {url} failed ({exc}). "
+                    "Set HYBRIDIR_DATA_DIR to a folder holding xquad-r/ and mlqa-r/."
+                ) from None
+            verify_checksum(tmp, expected[rel])
+            tmp.replace(dest)
+    return target
+
+
+def _read_language_file(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing language file")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        articles = payload["data"]
+        return [p for article in articles for p in article["paragraphs"]]
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON ({exc})") from None
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not SQuAD-style LAReQA JSON (missing {exc})") from None
+
+
+def _sentence_of(breaks: list[list[int]], start: int) -> int | None:
+    for i, (begin, end) in enumerate(breaks):
+        if begin <= start < end:
+            return i
+    return None
+
+
+def _parse_language(path: Path, lang: str) -> tuple[list[dict], list[dict]]:
+    """Rows of candidates and questions (answer as a local candidate offset)."""
+    candidates, questions = [], []
+    for p_index, paragraph in enumerate(_read_language_file(path)):
+        try:
+            context, breaks, qas = paragraph["context"], paragraph["sentence_breaks"], paragraph["qas"]
+        except KeyError as exc:
+            raise DataError(f"{path}: paragraph {p_index} lacks {exc}") from None
+        first = len(candidates)
+        for begin, end in breaks:
+            candidates.append({"lang": lang, "text": context[begin:end], "context": context,
+                               "paragraph": p_index})
+        for qa in qas:
+            start = qa["answers"][0]["answer_start"]
+            sentence = _sentence_of(breaks, start)
+            if sentence is None:
+                raise DataError(
+                    f"{path}: question {qa['id']}: answer_start {start} falls in no sentence"
+                )
+            questions.append({"question_id": qa["id"], "lang": lang, "text": qa["question"],
+                              "local_candidate": first + sentence})
+    return candidates, questions
+
+
+def load_lareqa(
+    name: str,
+    data_dir: str | Path | None = None,
+    languages: list[str] | tuple[str, ...] | None = None,
+    limit_per_lang: int | None = None,
+) -> LareqaData:
+    """Load XQuAD-R or MLQA-R as flat question and candidate tables.
+
+    Args:
+        name: ``xquad-r`` or ``mlqa-r``.
+        data_dir: see ``resolve_data_dir``.
+        languages: a subset of the dataset's languages (default all).
+        limit_per_lang: keep, per language, the N questions whose ids sort first (the same
+            ids across languages where they exist); candidates stay whole.
+
+    Raises:
+        DataError: unknown dataset or language, missing or malformed file, bad checksum,
+            an answer outside every sentence.
+    """
+    if name not in LAREQA_LANGUAGES:
+        raise DataError(f"unknown dataset {name!r}; choose from {sorted(LAREQA_LANGUAGES)}")
+    all_langs = LAREQA_LANGUAGES[name]
+    langs = sorted(languages) if languages else list(all_langs)
+    unknown = sorted(set(langs) - set(all_langs))
+    if unknown:
+        raise DataError(f"{name}: unknown language(s) {unknown}; it has {list(all_langs)}")
+    root = resolve_data_dir(data_dir)
+    sums_file = root / "SHA256SUMS"
+    sums = read_checksums(sums_file) if sums_file.is_file() else {}
+    cand_rows: list[dict] = []
+    q_rows: list[dict] = []
+    for lang in langs:
+        path = root / name / f"{lang}.json"
+        if f"{name}/{lang}.json" in sums and path.is_file():
+            verify_checksum(path, sums[f"{name}/{lang}.json"])
+        candidates, questions = _parse_language(path, lang)
+        for q in questions:
+            q["answer_candidate"] = q.pop("local_candidate") + len(cand_rows)
+        cand_rows.extend(candidates)
+        q_rows.extend(questions)
+    questions = pd.DataFrame(q_rows, columns=["question_id", "lang", "text", "answer_candidate"])
+    if questions.duplicated(["question_id", "lang"]).any():
+        dup = questions[questions.duplicated(["question_id", "lang"])].iloc[0]
+        raise DataError(f"{root / name / (dup.lang + '.json')}: duplicate question id {dup.question_id}")
+    if limit_per_lang is not None:
+        questions = (questions.sort_values(["lang", "question_id"])
+                     .groupby("lang", sort=True).head(limit_per_lang))
+    questions = questions.sort_values(["lang", "question_id"]).reset_index(drop=True)
+    candidates = pd.DataFrame(cand_rows, columns=["lang", "text", "context", "paragraph"])
+    return LareqaData(name, langs, questions, candidates)

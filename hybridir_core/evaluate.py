@@ -1,0 +1,186 @@
+"""Zero-shot LAReQA evaluation: encode each distinct text once, then exact ranks per cell.
+
+The flow is ``load data -> encode (queries with the query prompt, candidates with the
+passage prompt) -> exact ranks (metrics.exact_ranks) -> ranks table -> cells and
+aggregates``. Everything the dashboard shows derives from the ranks table, so a shipped
+number can always be recomputed from its evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import bias, metrics, runs
+from .config import EvalConfig
+from .data import REPO_ROOT, LareqaData, load_lareqa
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+ENCODE_SLICE = 1024
+
+
+@dataclass
+class DatasetResult:
+    """Ranks and timings of one dataset."""
+
+    name: str
+    ranks: pd.DataFrame
+    n_questions: int
+    n_candidates: int
+    encode_seconds: float
+    metrics_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_texts(
+    model, texts: list[str], prompt: str | None, batch_size: int,
+    progress: Progress | None = None, phase: str = "encoding",
+) -> np.ndarray:
+    """Encode distinct texts once, longest first in slices (the progress unit), normalised."""
+    unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    order = np.argsort([-len(t) for t in unique], kind="stable")
+    out = np.zeros((len(unique), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    for lo in range(0, len(order), ENCODE_SLICE):
+        idx = order[lo : lo + ENCODE_SLICE]
+        out[idx] = model.encode(
+            [unique[i] for i in idx], prompt=prompt or None, batch_size=batch_size,
+            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+        )
+        if progress is not None:
+            progress(phase, min(lo + ENCODE_SLICE, len(order)), len(order))
+    return out[inverse.ravel()]
+
+
+def ranks_table(data: LareqaData, blocks: metrics.RankBlocks) -> pd.DataFrame:
+    """Flatten rank blocks into ``runs.RANK_COLUMNS`` rows."""
+    questions = data.questions
+    return pd.DataFrame({
+        "dataset": data.name,
+        "question_id": questions["question_id"].to_numpy()[blocks.query],
+        "query_lang": questions["lang"].to_numpy()[blocks.query],
+        "candidate_lang": data.candidates["lang"].to_numpy()[blocks.candidate],
+        "rank_multi": blocks.rank_multi.astype(np.int32),
+        "rank_in_lang": blocks.rank_in_lang.astype(np.int32),
+    })
+
+
+def evaluate_dataset(
+    loaded, data: LareqaData, config: EvalConfig, progress: Progress | None = None,
+) -> DatasetResult:
+    """Encode one dataset with ``loaded`` (a ``models.LoadedModel``) and rank exactly."""
+    spec, model = loaded.spec, loaded.model
+    started = time.perf_counter()
+    candidate_texts = data.candidates["text"].tolist()
+    if config.with_context:
+        candidate_texts = [f"{s} {c}" for s, c in zip(candidate_texts, data.candidates["context"])]
+    q_emb = encode_texts(model, data.questions["text"].tolist(), spec.query_prompt,
+                         config.batch_size, progress, f"encoding {data.name} questions")
+    c_emb = encode_texts(model, candidate_texts, spec.passage_prompt,
+                         config.batch_size, progress, f"encoding {data.name} candidates")
+    encoded = time.perf_counter()
+    block_of = {lang: i for i, lang in enumerate(data.languages)}
+    blocks = metrics.exact_ranks(
+        q_emb, c_emb, data.relevant_candidates(),
+        data.candidates["lang"].map(block_of).to_numpy(), config.chunk_size,
+        (lambda done, total: progress(f"ranking {data.name}", done, total)) if progress else None,
+    )
+    table = ranks_table(data, blocks)
+    return DatasetResult(data.name, table, len(data.questions), len(data.candidates),
+                         encoded - started, time.perf_counter() - encoded)
+
+
+def summarise(ranks: pd.DataFrame, n_questions_by_lang: dict[str, int]) -> tuple[pd.DataFrame, dict]:
+    """Cells and aggregates of one dataset from its ranks table alone."""
+    per_query = metrics.per_query_scores(ranks)
+    matrix = metrics.cell_matrix(per_query)
+    summary = metrics.aggregates(per_query, matrix)
+    summary.update(bias.rank_distance_summary(ranks))
+    langs = sorted(n_questions_by_lang)
+    expected = sum(n_questions_by_lang[q] for q in langs) * len(langs)
+    summary["n_skipped"] = int(expected - matrix[matrix.candidate_lang != "multi"]["n_queries"].sum())
+    return matrix, summary
+
+
+def environment_info() -> dict[str, Any]:
+    """Package versions and git commit, for reproducibility."""
+    import sentence_transformers
+    import torch
+    import transformers
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "versions": {
+            "python": platform.python_version(), "torch": torch.__version__,
+            "sentence_transformers": sentence_transformers.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+        "git_commit": commit,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_evaluation(
+    model, out_dir: Path, config: EvalConfig, progress: Progress | None = None,
+    extra_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``model`` (registry name, path, or ``LoadedModel``) into a run directory.
+
+    Returns the ``metrics.json`` payload per dataset. Files are written only once every
+    dataset is done (``metrics.json`` last), so a crash leaves no run that looks finished.
+    """
+    from .models import load_model
+
+    out_dir = Path(out_dir)
+    if progress:
+        progress("building the model", 0, 1)
+    loaded = load_model(model) if isinstance(model, (str, Path)) else model
+    all_ranks, matrices, summaries = [], [], {}
+    for name in config.datasets:
+        if progress:
+            progress(f"loading {name}", 0, 1)
+        data = load_lareqa(name, config.data_dir, config.languages, config.limit_per_lang)
+        result = evaluate_dataset(loaded, data, config, progress)
+        started = time.perf_counter()
+        matrix, summary = summarise(result.ranks, data.questions.groupby("lang").size().to_dict())
+        summary.update(
+            n_questions=result.n_questions, n_candidates=result.n_candidates,
+            encode_seconds=round(result.encode_seconds, 3),
+            metrics_seconds=round(result.metrics_seconds + time.perf_counter() - started, 3),
+        )
+        logger.info("%s: %s", name, {k: round(v, 4) for k, v in summary.items()})
+        all_ranks.append(result.ranks)
+        matrices.append(matrix)
+        summaries[name] = summary
+    spec = loaded.spec
+    run_config = {
+        "run_id": out_dir.name,
+        "kind": "eval",
+        "model": {"name": spec.name, "local_dir": str(loaded.local_dir), "source": spec.source,
+                  "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale},
+        "datasets": list(config.datasets),
+        "eval": config.to_dict(),
+        "train": None,
+        "seed": None,
+        **environment_info(),
+        **(extra_config or {}),
+    }
+    runs.write_eval_files(out_dir, run_config, summaries, pd.concat(matrices, ignore_index=True),
+                          pd.concat(all_ranks, ignore_index=True))
+    return summaries

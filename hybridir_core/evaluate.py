@@ -145,12 +145,14 @@ def run_evaluation(
     Returns the ``metrics.json`` payload per dataset. Files are written only once every
     dataset is done (``metrics.json`` last), so a crash leaves no run that looks finished.
     """
-    from .models import load_model
-
     out_dir = Path(out_dir)
     if progress:
         progress("building the model", 0, 1)
-    loaded = load_model(model) if isinstance(model, (str, Path)) else model
+    if isinstance(model, (str, Path)):
+        from .models import load_model
+
+        model = load_model(str(model))
+    loaded = model
     all_ranks, matrices, summaries = [], [], {}
     for name in config.datasets:
         if progress:

@@ -1,0 +1,7 @@
+"""``python -m hybridir_core``: see ``cli.py``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

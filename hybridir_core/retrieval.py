@@ -1,0 +1,45 @@
+"""Top-k retrieval with FAISS, for results shown to a person (and the scaling benchmark).
+
+Metrics never use this path: they need the exact rank of every relevant candidate, which
+``metrics.exact_ranks`` computes. FAISS answers "what are the k best candidates?".
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+
+def build_index(embeddings: np.ndarray) -> faiss.Index:
+    """Exact inner-product index (cosine on normalised embeddings)."""
+    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and candidate indices of the ``k`` best candidates per query."""
+    k = min(k, index.ntotal)
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def search_dataset(model: str, dataset: str, query: str, k: int = 10,
+                   languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
+    """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
+    from .data import load_lareqa
+    from .evaluate import encode_texts
+    from .models import load_model
+
+    if not query.strip():
+        raise ValueError("the query is empty")
+    loaded = load_model(model)
+    data = load_lareqa(dataset, data_dir, languages)
+    texts = data.candidates["text"].tolist()
+    cand = encode_texts(loaded.model, texts, loaded.spec.passage_prompt, 64)
+    q = encode_texts(loaded.model, [query], loaded.spec.query_prompt, 1)
+    scores, idx = top_k(build_index(cand), q, k)
+    return [
+        {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}
+        for r, (s, i) in enumerate(zip(scores[0], idx[0]))
+    ]

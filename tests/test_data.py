@@ -1,0 +1,150 @@
+"""LAReQA loading on the real files, and every bad input giving one clear error."""
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hybridir_core import data
+from hybridir_core.data import DataError, load_lareqa
+
+
+@pytest.fixture(scope="module")
+def xquad():
+    return load_lareqa("xquad-r")
+
+
+@pytest.fixture(scope="module")
+def mlqa():
+    return load_lareqa("mlqa-r")
+
+
+def test_xquad_counts_match_lareqa(xquad):
+    assert xquad.questions.groupby("lang").size().eq(1190).all()
+    assert len(xquad.languages) == 11
+    assert len(xquad.candidates) == 13014
+    assert {len(r) for r in xquad.relevant_candidates()} == {11}
+
+
+def test_mlqa_counts_match_lareqa(mlqa):
+    expected = {"ar": (517, 2545), "de": (512, 2362), "en": (1148, 6264), "es": (500, 1787),
+                "hi": (507, 2426), "vi": (511, 2828), "zh": (504, 2322)}
+    q = mlqa.questions.groupby("lang").size().to_dict()
+    c = mlqa.candidates.groupby("lang").size().to_dict()
+    assert {lang: (q[lang], c[lang]) for lang in expected} == expected
+    assert len(mlqa.questions) == 4199 and len(mlqa.candidates) == 20534
+    assert {len(r) for r in mlqa.relevant_candidates()} == {2, 3, 4}
+
+
+def test_relevant_sentence_holds_the_answer(xquad):
+    raw = json.loads((data.resolve_data_dir() / "xquad-r" / "de.json").read_text())
+    qa = raw["data"][0]["paragraphs"][0]["qas"][0]
+    row = xquad.questions[(xquad.questions.question_id == qa["id"]) & (xquad.questions.lang == "de")].iloc[0]
+    assert qa["answers"][0]["text"] in xquad.candidates.at[row.answer_candidate, "text"]
+    relevant = xquad.relevant_candidates()[row.name]
+    assert sorted(xquad.candidates.loc[relevant, "lang"]) == xquad.languages
+
+
+def test_language_blocks_are_contiguous(mlqa):
+    slices = mlqa.language_slices()
+    for lang, block in slices.items():
+        assert (mlqa.candidates["lang"].iloc[block] == lang).all()
+    assert sum(s.stop - s.start for s in slices.values()) == len(mlqa.candidates)
+
+
+def test_limit_per_lang_keeps_parallel_ids():
+    small = load_lareqa("xquad-r", languages=["en", "de"], limit_per_lang=25)
+    assert small.questions.groupby("lang").size().to_dict() == {"de": 25, "en": 25}
+    ids = small.questions.groupby("lang")["question_id"].apply(set)
+    assert ids["en"] == ids["de"]
+    assert len(small.candidates) == 1180 + 1276  # the pool stays whole
+
+
+def _copy_lang(tmp_path, name="xquad-r", langs=("en", "de")):
+    root = tmp_path / "ds"
+    (root / name).mkdir(parents=True)
+    for lang in langs:
+        shutil.copy(data.resolve_data_dir() / name / f"{lang}.json", root / name / f"{lang}.json")
+    return root
+
+
+def test_missing_language_file(tmp_path):
+    root = _copy_lang(tmp_path, langs=("en",))
+    with pytest.raises(DataError, match=r"de\.json: missing language file"):
+        load_lareqa("xquad-r", data_dir=root, languages=["en", "de"])
+
+
+def test_malformed_json(tmp_path):
+    root = _copy_lang(tmp_path)
+    (root / "xquad-r" / "de.json").write_text('{"data": [', encoding="utf-8")
+    with pytest.raises(DataError, match=r"de\.json: malformed JSON"):
+        load_lareqa("xquad-r", data_dir=root, languages=["en", "de"])
+
+
+def test_answer_in_no_sentence(tmp_path):
+    root = _copy_lang(tmp_path)
+    path = root / "xquad-r" / "en.json"
+    raw = json.loads(path.read_text())
+    paragraph = raw["data"][0]["paragraphs"][0]
+    paragraph["qas"][0]["answers"][0]["answer_start"] = len(paragraph["context"]) + 5
+    path.write_text(json.dumps(raw))
+    with pytest.raises(DataError, match=r"en\.json: question .* falls in no sentence"):
+        load_lareqa("xquad-r", data_dir=root, languages=["en"])
+
+
+def test_checksum_mismatch(tmp_path):
+    root = _copy_lang(tmp_path)
+    good = hashlib.sha256((root / "xquad-r" / "en.json").read_bytes()).hexdigest()
+    (root / "SHA256SUMS").write_text(f"{good}  ./xquad-r/en.json\n{'0' * 64}  ./xquad-r/de.json\n")
+    assert len(load_lareqa("xquad-r", data_dir=root, languages=["en"]).questions) == 1190
+    with pytest.raises(DataError, match=r"de\.json: checksum mismatch"):
+        load_lareqa("xquad-r", data_dir=root, languages=["en", "de"])
+
+
+def test_unknown_dataset_and_language():
+    with pytest.raises(DataError, match="unknown dataset"):
+        load_lareqa("squad")
+    with pytest.raises(DataError, match=r"unknown language\(s\) \['el'\]"):
+        load_lareqa("mlqa-r", languages=["en", "el"])
+
+
+def test_data_dir_resolution_order(tmp_path, monkeypatch):
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    monkeypatch.setenv("HYBRIDIR_DATA_DIR", str(tmp_path))
+    assert data.resolve_data_dir(explicit) == explicit
+    assert data.resolve_data_dir() == tmp_path
+    monkeypatch.setenv("HYBRIDIR_DATA_DIR", str(tmp_path / "nope"))
+    with pytest.raises(DataError, match="does not exist"):
+        data.resolve_data_dir()
+
+
+def test_download_verifies_checksum(tmp_path, monkeypatch):
+    """The download path writes nothing whose sha256 differs from the manifest."""
+    source = data.resolve_data_dir()
+
+    def fake_urlopen(url, timeout):
+        name, lang = url.split("/")[-2], url.split("/")[-1]
+        payload = (source / name / lang).read_bytes()
+        if lang == "de.json" and name == "mlqa-r":
+            payload += b" "  # corrupted in transit
+
+        class Response:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def read(self):
+                return payload
+
+        return Response()
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(DataError, match=r"mlqa-r/de\.part: checksum mismatch"):
+        data.download_lareqa(tmp_path)
+    assert (tmp_path / "xquad-r" / "zh.json").is_file()
+    assert not (tmp_path / "mlqa-r" / "de.json").exists()

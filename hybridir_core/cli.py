@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import runs
-from .config import DATASETS, EvalConfig
+from .config import DATASETS, FAST_BACKEND, EvalConfig
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, runs.RunError)
 
@@ -71,6 +71,8 @@ def add_eval_options(parser: argparse.ArgumentParser) -> None:
                         help="encode candidates as sentence + paragraph (LAReQA option)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--fast", action="store_true",
+                        help=f"faster CPU encoding (backend {FAST_BACKEND!r}; see bench/README.md)")
 
 
 def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
@@ -82,6 +84,7 @@ def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
         with_context=args.with_context,
         batch_size=args.eval_batch_size,
         data_dir=args.data_dir,
+        backend=FAST_BACKEND if getattr(args, "fast", False) else "torch",
     )
 
 
@@ -113,8 +116,12 @@ def _cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 
 def _cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from .models import list_models
+    from .models import ensure_built, list_models
 
+    for name in args.build or []:
+        print(f"{name}: {ensure_built(name)}")
+    if args.build:
+        return
     for spec in list_models():
         print(f"{spec.name:<28} {spec.source:<8} {spec.scale:<7} layers={spec.layers:<3} "
               f"dim={spec.dim:<5} params={spec.params / 1e6:7.1f}M  {spec.description}")
@@ -144,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", default="comparison.csv")
     ex.set_defaults(func=_cmd_export, writes_run=False)
 
-    md = sub.add_parser("models", help="list the model registry")
+    md = sub.add_parser("models", help="list the model registry, or build offline models")
+    md.add_argument("--build", nargs="+", metavar="NAME",
+                    help="build these offline models into the cache (a no-op when built)")
     md.set_defaults(func=_cmd_models, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")

@@ -45,21 +45,62 @@ class DatasetResult:
 
 def encode_texts(
     model, texts: list[str], prompt: str | None, batch_size: int,
-    progress: Progress | None = None, phase: str = "encoding",
+    progress: Progress | None = None, phase: str = "encoding", bucketed: bool = False,
 ) -> np.ndarray:
-    """Encode distinct texts once, longest first in slices (the progress unit), normalised."""
+    """Encode distinct texts once, longest first in slices (the progress unit), normalised.
+
+    With ``bucketed``, texts are ordered by their *token* count (the model's tokenizer, prompt
+    included) and each batch is encoded as one call, so a batch pads to nearly nothing;
+    sentence-transformers sorts by characters, a poor proxy across scripts. The embeddings
+    are the same up to float rounding.
+    """
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-    order = np.argsort([-len(t) for t in unique], kind="stable")
-    out = np.zeros((len(unique), model.get_sentence_embedding_dimension()), dtype=np.float32)
-    for lo in range(0, len(order), ENCODE_SLICE):
-        idx = order[lo : lo + ENCODE_SLICE]
+    lengths = token_lengths(model, list(unique), prompt) if bucketed else [len(t) for t in unique]
+    order = np.argsort([-n for n in lengths], kind="stable")
+    step = batch_size if bucketed else ENCODE_SLICE
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    out = np.zeros((len(unique), dimension()), dtype=np.float32)
+    for lo in range(0, len(order), step):
+        idx = order[lo : lo + step]
         out[idx] = model.encode(
             [unique[i] for i in idx], prompt=prompt or None, batch_size=batch_size,
             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
         )
         if progress is not None:
-            progress(phase, min(lo + ENCODE_SLICE, len(order)), len(order))
+            progress(phase, min(lo + step, len(order)), len(order))
     return out[inverse.ravel()]
+
+
+def token_lengths(model, texts: list[str], prompt: str | None) -> list[int]:
+    """Token count of each text as the model will see it (characters if it has no tokenizer)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None or not callable(tokenizer):
+        return [len(t) for t in texts]
+    max_length = getattr(model, "max_seq_length", None) or 512
+    ids = tokenizer([(prompt or "") + t for t in texts], add_special_tokens=True, truncation=True,
+                    max_length=max_length)["input_ids"]
+    return [len(i) for i in ids]
+
+
+def encoder_for(model, backend: str):
+    """The model to encode with under ``backend`` (``EvalConfig.backend``).
+
+    ``int8`` returns a copy whose ``torch.nn.Linear`` layers are dynamically quantised to
+    int8 (weights int8, activations quantised per batch); the caller's model is untouched.
+    Models that are not torch modules are returned as they are.
+    """
+    if backend != "int8":
+        return model
+    import warnings
+
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return model
+    with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
+                                                      inplace=False)
 
 
 def ranks_table(data: LareqaData, blocks: metrics.RankBlocks) -> pd.DataFrame:
@@ -79,15 +120,17 @@ def evaluate_dataset(
     loaded, data: LareqaData, config: EvalConfig, progress: Progress | None = None,
 ) -> DatasetResult:
     """Encode one dataset with ``loaded`` (a ``models.LoadedModel``) and rank exactly."""
-    spec, model = loaded.spec, loaded.model
+    spec = loaded.spec
     started = time.perf_counter()
+    model = encoder_for(loaded.model, config.backend)
+    bucketed = config.backend != "torch"
     candidate_texts = data.candidates["text"].tolist()
     if config.with_context:
         candidate_texts = [f"{s} {c}" for s, c in zip(candidate_texts, data.candidates["context"])]
     q_emb = encode_texts(model, data.questions["text"].tolist(), spec.query_prompt,
-                         config.batch_size, progress, f"encoding {data.name} questions")
+                         config.batch_size, progress, f"encoding {data.name} questions", bucketed)
     c_emb = encode_texts(model, candidate_texts, spec.passage_prompt,
-                         config.batch_size, progress, f"encoding {data.name} candidates")
+                         config.batch_size, progress, f"encoding {data.name} candidates", bucketed)
     encoded = time.perf_counter()
     block_of = {lang: i for i, lang in enumerate(data.languages)}
     blocks = metrics.exact_ranks(

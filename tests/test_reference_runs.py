@@ -1,0 +1,29 @@
+"""Every shipped reference run: its metrics.json must follow from its ranks.parquet."""
+
+from pathlib import Path
+
+import pytest
+
+from hybridir_core import bias, metrics, runs
+
+REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
+RUN_DIRS = sorted(p for p in REFERENCE.iterdir() if p.is_dir()) if REFERENCE.is_dir() else []
+
+
+def test_reference_runs_are_shipped():
+    assert len(RUN_DIRS) >= 6
+
+
+@pytest.mark.parametrize("run_dir", RUN_DIRS, ids=lambda p: p.name)
+def test_metrics_recompute_from_ranks(run_dir):
+    run = runs.load_run(run_dir, reference=True)
+    assert not (run_dir / "model").exists(), "reference runs ship no weights"
+    for dataset, stored in run.metrics.items():
+        ranks = run.ranks[run.ranks.dataset == dataset]
+        per_query = metrics.per_query_scores(ranks)
+        matrix = metrics.cell_matrix(per_query)
+        again = {**metrics.aggregates(per_query, matrix), **bias.rank_distance_summary(ranks)}
+        for key, value in again.items():
+            assert stored[key] == pytest.approx(value, abs=1e-9), (dataset, key)
+        shipped = run.matrix[run.matrix.dataset == dataset].reset_index(drop=True)
+        assert shipped["map"].to_numpy() == pytest.approx(matrix["map"].to_numpy(), abs=1e-9)

@@ -251,3 +251,20 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+RUNS_DIR_ENV = "HYBRIDIR_RUNS_DIR"
+REFERENCE_DIR_ENV = "HYBRIDIR_REFERENCE_DIR"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def runs_root() -> Path:
+    """Where local runs live: env ``HYBRIDIR_RUNS_DIR``, else ``runs/`` in the repository."""
+    env = os.environ.get(RUNS_DIR_ENV)
+    return Path(env).expanduser() if env else _REPO_ROOT / "runs"
+
+
+def reference_root() -> Path:
+    """Where shipped reference runs live: env ``HYBRIDIR_REFERENCE_DIR``, else ``results/reference/``."""
+    env = os.environ.get(REFERENCE_DIR_ENV)
+    return Path(env).expanduser() if env else _REPO_ROOT / "results" / "reference"

@@ -1,0 +1,488 @@
+"""A one-at-a-time job queue for the dashboard, kept in the run directories themselves.
+
+``submit`` writes ``runs/<id>/job.json`` (the argv) and ``status.json`` (state ``queued``),
+then makes sure a worker runs. The worker, ``python -m hybridir_core.jobs --runs-dir runs``,
+is a detached process (its own session, so it outlives the Streamlit script, a reload or a
+closed tab); an exclusive ``flock`` on ``runs/.jobs.lock`` keeps it the only one. It runs
+queued jobs first-in first-out, each as ``python -m hybridir_core <args> --out runs/<id>``
+in its own process group with output to ``runs/<id>/job.log``, and writes the final state.
+
+Truth lives in ``status.json`` (written by the job while it runs, by the queue before and
+after); nothing is guessed from PIDs or log text except the words of a failure. A run is
+finished only when ``metrics.json`` exists (``runs.is_complete``), so the partial files of a
+failed or cancelled job never pass for a finished run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import runs
+
+JOB, LOG, CANCEL = "job.json", "job.log", "cancel.request"
+LOCK = ".jobs.lock"
+WORKER_LOG = ".jobs-worker.log"
+ACTIVE, FINAL = ("queued", "running"), ("done", "failed", "cancelled")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POLL_SECONDS = 0.5
+TERMINATE_GRACE_SECONDS = 10.0
+IDLE_EXIT_SECONDS = 2.0
+
+
+class JobError(Exception):
+    """A job that cannot be submitted or cancelled; the message says why."""
+
+
+def default_command() -> list[str]:
+    """The CLI every job runs: this interpreter, ``-m hybridir_core``."""
+    return [sys.executable, "-m", "hybridir_core"]
+
+
+# -- argv builders (the dashboard form and tests both use them) -------------------------------
+
+def evaluate_args(model: str, dataset: str, limit_per_lang: int | None = None) -> list[str]:
+    """argv after ``python -m hybridir_core`` for a zero-shot evaluation."""
+    args = ["evaluate", "--model", model, "--dataset", dataset]
+    if limit_per_lang:
+        args += ["--limit-per-lang", str(int(limit_per_lang))]
+    return args
+
+
+def train_args(
+    model: str, sampling: str, alpha: float | None = None, mix: str | None = None,
+    steps: int | None = None, batch_size: int | None = None, seed: int | None = None,
+    limit_per_lang: int | None = None, dataset: str | None = None,
+) -> list[str]:
+    """argv after ``python -m hybridir_core`` for training then evaluating.
+
+    ``alpha`` and ``mix`` are passed only for the hybrid strategy (mono is alpha 1, cross 0).
+    """
+    if sampling not in ("mono", "cross", "hybrid"):
+        raise JobError(f"sampling must be mono, cross or hybrid, got {sampling!r}")
+    args = ["train", "--model", model, "--sampling", sampling]
+    if sampling == "hybrid":
+        if alpha is not None:
+            args += ["--alpha", f"{float(alpha):g}"]
+        if mix:
+            args += ["--mix", mix]
+    for flag, value in (("--steps", steps), ("--batch-size", batch_size), ("--seed", seed),
+                        ("--limit-per-lang", limit_per_lang)):
+        if value is not None and value != "":
+            args += [flag, str(int(value))]
+    if dataset:
+        args += ["--dataset", dataset]
+    return args
+
+
+# -- submitting, listing, cancelling ------------------------------------------------------------
+
+def submit(args: Sequence[str], run_id: str, runs_root: Path,
+           command: Sequence[str] | None = None, start_worker: bool = True) -> Path:
+    """Queue ``<command> <args> --out runs_root/run_id`` and make sure a worker runs.
+
+    Args:
+        args: CLI arguments after ``python -m hybridir_core`` (see ``train_args``).
+        run_id: the run directory name, validated by ``runs.validate_run_id``.
+        runs_root: the folder of run directories.
+        command: the program prefix (default ``python -m hybridir_core``); tests pass a fake.
+        start_worker: start a detached worker if none holds the queue lock.
+
+    Returns:
+        The run directory.
+
+    Raises:
+        JobError: bad run name, or a run directory of that name already exists.
+    """
+    try:
+        runs.validate_run_id(run_id)
+    except runs.RunError as exc:
+        raise JobError(str(exc)) from None
+    runs_root = Path(runs_root).resolve()  # jobs run from the repository root
+    run_dir = runs_root / run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise JobError(f"A run named {run_id!r} already exists in {runs_root}; pick another name.") from None
+    argv = [*(command or default_command()), *map(str, args), "--out", str(run_dir)]
+    now = time.time()
+    runs.write_json(run_dir / JOB, {"run_id": run_id, "args": list(map(str, args)), "argv": argv,
+                                    "submitted": now, "submitted_ns": time.time_ns()})
+    runs.write_json(run_dir / runs.STATUS, {
+        "state": "queued", "phase": "queued", "step": 0, "total": 0,
+        "message": "waiting for the jobs before it", "started": None, "updated": now, "error": None,
+    })
+    if start_worker:
+        ensure_worker(runs_root)
+    return run_dir
+
+
+@dataclass
+class Job:
+    """One submitted job as the dashboard shows it."""
+
+    run_id: str
+    path: Path
+    args: list[str]
+    submitted: float
+    status: dict[str, Any]
+    phase_start: dict[str, Any] | None = None
+    stale: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return "interrupted" if self.stale else self.status.get("state", "queued")
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        """Progress within the current phase, in [0, 1]."""
+        step, total = self.status.get("step") or 0, self.status.get("total") or 0
+        return min(max(step / total, 0.0), 1.0) if total else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        return eta_seconds(self.status, self.phase_start)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return tail(self.path / LOG, lines)
+
+
+def eta_seconds(status: dict[str, Any], phase_start: dict[str, Any] | None = None) -> float | None:
+    """Seconds left in the current phase: ``elapsed / done * (total - step)``.
+
+    ``elapsed`` runs from the phase's start to ``status["updated"]``. The start is
+    ``status["phase_started"]`` when the job writes it (the CLI does), else the worker's
+    record ``phase_start = {"phase", "t0", "step0"}`` of when it first saw the phase, else
+    ``status["started"]``. None when unknown.
+    """
+    step, total, updated = status.get("step") or 0, status.get("total") or 0, status.get("updated")
+    if status.get("state") != "running" or not total or not 0 < step < total or updated is None:
+        return None
+    if status.get("phase_started") is not None:
+        t0, step0 = status["phase_started"], 0
+    elif phase_start and phase_start.get("phase") == status.get("phase"):
+        t0, step0 = phase_start.get("t0"), phase_start.get("step0") or 0
+    else:
+        t0, step0 = status.get("started"), 0
+    if t0 is None or step <= step0 or updated <= t0:
+        return None
+    return (updated - t0) / (step - step0) * (total - step)
+
+
+def list_jobs(runs_root: Path) -> list[Job]:
+    """Every run directory with a ``job.json``: running first, then queued (FIFO), then the rest newest first."""
+    runs_root = Path(runs_root)
+    if not runs_root.is_dir():
+        return []
+    worker_alive = worker_running(runs_root)
+    jobs = []
+    for job_file in runs_root.glob(f"*/{JOB}"):
+        try:
+            meta = json.loads(job_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        status = runs.read_status(job_file.parent)
+        job = Job(job_file.parent.name, job_file.parent, meta.get("args", []),
+                  meta.get("submitted", 0.0), status, meta.get("phase_start"))
+        # A job left "running" with no worker alive was interrupted (the machine or worker died).
+        job.stale = status.get("state") == "running" and not worker_alive
+        jobs.append(job)
+    order = {"running": 0, "queued": 1}
+    return sorted(jobs, key=lambda j: (order.get(j.state, 2),
+                                       j.submitted if j.state == "queued" else -j.submitted))
+
+
+def cancel(run_id: str, runs_root: Path) -> str:
+    """Cancel a queued or running job; returns the state it ends in.
+
+    A queued job is marked ``cancelled`` at once. A running job gets a cancel request that the
+    worker acts on within a second (it terminates the job's process group); when no worker is
+    alive, the process group is terminated here.
+
+    Raises:
+        JobError: no such job, or it already finished.
+    """
+    runs_root = Path(runs_root).resolve()
+    run_dir = runs_root / runs.validate_run_id(run_id)
+    if not (run_dir / JOB).is_file():
+        raise JobError(f"No job named {run_id!r} in {runs_root}.")
+    with _state_lock(runs_root):
+        status = runs.read_status(run_dir)
+        state = status.get("state")
+        if state in FINAL:
+            raise JobError(f"Job {run_id!r} already ended ({state}).")
+        (run_dir / CANCEL).write_text(str(time.time()), encoding="utf-8")
+        if state == "queued":
+            _finish(run_dir, "cancelled", "cancelled before it started")
+            return "cancelled"
+    if not worker_running(runs_root):
+        _terminate_job(run_dir)
+        _finish(run_dir, "cancelled", "cancelled (no worker was running it)")
+        return "cancelled"
+    return "cancelling"
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a text file ('' when missing)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def failure_words(returncode: int, log_text: str, status_error: str | None = None) -> str:
+    """A failed job's error in words: the job's own error, else the last log lines."""
+    if status_error:
+        return str(status_error)
+    lines = [line for line in log_text.splitlines() if line.strip()]
+    # A Python traceback ends with "ExcType: message"; that line says the most.
+    last_exc = next((line for line in reversed(lines)
+                     if not line.startswith((" ", "\t")) and ":" in line and "Error" in line.split(":")[0]), None)
+    how = (f"stopped by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}")
+    if last_exc:
+        return f"The job {how}: {last_exc.strip()}"
+    shown = "\n".join(lines[-5:]) if lines else "(no output)"
+    return f"The job {how}. Last lines of its log:\n{shown}"
+
+
+# -- the worker ---------------------------------------------------------------------------------
+
+def worker_running(runs_root: Path) -> bool:
+    """True when a worker holds the queue lock."""
+    path = Path(runs_root) / LOCK
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def ensure_worker(runs_root: Path) -> bool:
+    """Start a detached worker unless one runs; returns True when one was started."""
+    runs_root = Path(runs_root)
+    runs_root.mkdir(parents=True, exist_ok=True)
+    if worker_running(runs_root):
+        return False
+    with open(runs_root / WORKER_LOG, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "hybridir_core.jobs", "--runs-dir", str(runs_root.resolve())],
+            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=_child_env(),
+        )
+    return True
+
+
+def run_worker(runs_root: Path, idle_exit: float = IDLE_EXIT_SECONDS) -> int:
+    """Run queued jobs one at a time until none is left; returns the number run.
+
+    Exits at once when another worker holds the lock. Before exiting it releases the lock and
+    looks once more, so a job submitted while it was stopping is never stranded.
+    """
+    runs_root = Path(runs_root).resolve()
+    runs_root.mkdir(parents=True, exist_ok=True)
+    done = 0
+    while True:
+        handle = open(runs_root / LOCK, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return done
+        try:
+            _recover_interrupted(runs_root)
+            idle_since = time.monotonic()
+            while True:
+                job_dir = _next_queued(runs_root)
+                if job_dir is not None:
+                    _run_job(runs_root, job_dir)
+                    done += 1
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since >= idle_exit:
+                    break
+                else:
+                    time.sleep(POLL_SECONDS / 2)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        if _next_queued(runs_root) is None:
+            return done
+
+
+def _next_queued(runs_root: Path) -> Path | None:
+    queued = []
+    for job_file in runs_root.glob(f"*/{JOB}"):
+        if runs.read_status(job_file.parent).get("state") == "queued":
+            meta = _read_job(job_file.parent)
+            queued.append((meta.get("submitted_ns", 0), job_file.parent.name, job_file.parent))
+    return min(queued)[2] if queued else None
+
+
+def _run_job(runs_root: Path, run_dir: Path) -> None:
+    with _state_lock(runs_root):
+        if runs.read_status(run_dir).get("state") != "queued":  # cancelled meanwhile
+            return
+        meta = _read_job(run_dir)
+        runs.write_json(run_dir / runs.STATUS, {
+            "state": "running", "phase": "starting", "step": 0, "total": 0,
+            "message": "starting the job", "started": time.time(), "updated": time.time(),
+            "error": None,
+        })
+        with open(run_dir / LOG, "ab") as log:
+            try:
+                proc = subprocess.Popen(meta["argv"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, env=_child_env())
+            except (OSError, KeyError) as exc:
+                _finish(run_dir, "failed", f"The job could not start: {exc}")
+                return
+        meta.update(pid=proc.pid, pgid=proc.pid, started=time.time())
+        runs.write_json(run_dir / JOB, meta)
+    cancelled_at = None
+    phase = None
+    while True:
+        try:
+            returncode = proc.wait(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        status = runs.read_status(run_dir)
+        if status.get("phase") and status.get("phase") != phase:
+            phase = status["phase"]
+            meta["phase_start"] = {"phase": phase, "t0": status.get("updated", time.time()),
+                                   "step0": status.get("step") or 0}
+            runs.write_json(run_dir / JOB, meta)
+        if (run_dir / CANCEL).exists():
+            if cancelled_at is None:
+                cancelled_at = time.monotonic()
+                _signal_group(proc.pid, signal.SIGTERM)
+            elif time.monotonic() - cancelled_at > TERMINATE_GRACE_SECONDS:
+                _signal_group(proc.pid, signal.SIGKILL)
+    # The job's own process group may have children left; end them with it.
+    _signal_group(proc.pid, signal.SIGKILL)
+    status = runs.read_status(run_dir)
+    if (run_dir / CANCEL).exists() and not (returncode == 0 and runs.is_complete(run_dir)):
+        _finish(run_dir, "cancelled", "cancelled while running; its partial files are not a finished run")
+    elif returncode == 0 and runs.is_complete(run_dir):
+        _finish(run_dir, "done", "finished")
+    elif returncode == 0:
+        _finish(run_dir, "failed", "The job exited without writing metrics.json, so it is not a finished run.")
+    else:
+        error = status.get("error") if status.get("state") == "failed" else None
+        _finish(run_dir, "failed", failure_words(returncode, tail(run_dir / LOG, 40), error))
+
+
+def _recover_interrupted(runs_root: Path) -> None:
+    """Jobs left "running" by a worker that died are marked failed (holding the lock, none runs)."""
+    for job_file in runs_root.glob(f"*/{JOB}"):
+        run_dir = job_file.parent
+        if runs.read_status(run_dir).get("state") == "running":
+            _terminate_job(run_dir)
+            _finish(run_dir, "failed", "Interrupted: the queue worker stopped while this job ran. Submit it again.")
+
+
+def _finish(run_dir: Path, state: str, words: str) -> None:
+    status = runs.read_status(run_dir)
+    status.update(state=state, updated=time.time(), message=words,
+                  error=words if state == "failed" else None)
+    runs.write_json(run_dir / runs.STATUS, status)
+
+
+def _read_job(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / JOB).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _terminate_job(run_dir: Path) -> None:
+    """End a job left without a worker, only if its process is still this job (PIDs get reused)."""
+    pgid = _read_job(run_dir).get("pgid")
+    try:
+        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().decode("utf-8", "replace") if pgid else ""
+    except OSError:
+        return
+    if str(run_dir) in cmdline:
+        _terminate_group(pgid)
+
+
+def _terminate_group(pgid: int, grace: float = 3.0) -> None:
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.1)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+class _state_lock:
+    """A short exclusive lock around queued -> running/cancelled transitions."""
+
+    def __init__(self, runs_root: Path) -> None:
+        self.path = Path(runs_root) / ".jobs.state.lock"
+
+    def __enter__(self) -> "_state_lock":
+        self.handle = open(self.path, "a+")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run queued hybridir jobs one at a time.")
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="folder of run directories (default: $HYBRIDIR_RUNS_DIR or runs/)")
+    parser.add_argument("--idle-exit", type=float, default=IDLE_EXIT_SECONDS,
+                        help="seconds to wait for new jobs before exiting")
+    ns = parser.parse_args(argv)
+    run_worker(ns.runs_dir or runs.runs_root(), ns.idle_exit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

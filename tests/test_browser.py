@@ -1,0 +1,109 @@
+"""End to end in a real headless browser: `streamlit run app.py`, the heatmap, the CSV download.
+
+Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it) and the `playwright` Python
+package; Playwright's own browser download is not used.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs
+from hybridir_core import export, figures, runs
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs_root, ref_root = fixture_runs(tmp_path_factory)
+    port = free_port()
+    env = {**os.environ, runs.RUNS_DIR_ENV: str(runs_root), runs.REFERENCE_DIR_ENV: str(ref_root)}
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "localhost",
+             "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, runs_root, ref_root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
+    url, runs_root, ref_root = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+
+    page.goto(f"{url}/matrices")
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=90_000)
+    page.get_by_role("heading", name="Language matrices").wait_for()
+    # one labelled cell per query language x candidate language (3 x (3 + multi))
+    labels = page.locator(".js-plotly-plot .hm text").all_text_contents()
+    assert len(labels) == 12
+    first = runs.load_run(runs_root / sorted(ALL_LOCAL)[0])
+    grid = figures.matrix_grid(first.matrix, "xquad-r", "map")
+    assert f"{grid.loc['de', 'de']:.2f}" in labels
+    page.screenshot(path=str(tmp_path / "matrices.png"), full_page=True)
+
+    page.goto(f"{url}/compare")
+    button = page.get_by_role("button", name="Download comparison CSV")
+    button.wait_for(timeout=90_000)
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    download = info.value
+    assert download.suggested_filename == "comparison.csv"
+    data = Path(download.path()).read_bytes()
+    listing = runs.list_runs(runs_root, reference_roots=(ref_root,))
+    assert data == export.to_csv_bytes(export.comparison_frame(listing.runs))
+    lines = data.decode().splitlines()
+    assert len(lines) == 1 + 3 * (len(ALL_LOCAL) + 1)
+    assert {line.split(",")[0] for line in lines[1:]} == set(ALL_LOCAL) | {REFERENCE}
+    page.close()

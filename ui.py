@@ -1,0 +1,219 @@
+"""Streamlit glue shared by the pages: cached reads, run pickers, empty and error states.
+
+Everything computed here is a call into ``hybridir_core``; this module only caches the results
+(``st.cache_data`` keyed on the run files' paths and modification times) and draws widgets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from hybridir_core import bias, export, jobs, metrics, reference, runs, stats
+
+FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
+             "--limit-per-lang 50 --out runs/zs-me5-small-quick")
+TRAIN_PAGE = "pages/train.py"
+
+
+def roots() -> tuple[Path, Path]:
+    """(local runs root, reference runs root), from the environment or the defaults."""
+    return runs.runs_root(), runs.reference_root()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _listing(runs_root: str, ref_root: str, signature: tuple) -> runs.RunListing:
+    return runs.list_runs(Path(runs_root), reference_roots=(Path(ref_root),))
+
+
+def listing() -> runs.RunListing:
+    """Every run found (complete, unreadable with the reason, in progress); cached on the files."""
+    runs_root, ref_root = roots()
+    return _listing(str(runs_root), str(ref_root), runs.runs_signature(runs_root, ref_root))
+
+
+def _stamp(run: runs.Run) -> tuple:
+    files = [run.path / runs.RANKS, run.path / runs.METRICS]
+    return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in files)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _ranks(path: str, stamp: tuple) -> pd.DataFrame:
+    return runs.read_ranks(Path(path))
+
+
+def ranks(run: runs.Run) -> pd.DataFrame:
+    return _ranks(str(run.path), _stamp(run))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _per_query(path: str, stamp: tuple) -> pd.DataFrame:
+    return metrics.per_query_scores(_ranks(path, stamp))
+
+
+def per_query(run: runs.Run) -> pd.DataFrame:
+    """``metrics.per_query_scores`` of the run's ranks."""
+    return _per_query(str(run.path), _stamp(run))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _rank_distances(path: str, stamp: tuple) -> pd.DataFrame:
+    return bias.rank_distances(_ranks(path, stamp))
+
+
+def rank_distances(run: runs.Run) -> pd.DataFrame:
+    return _rank_distances(str(run.path), _stamp(run))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _by_candidate_language(path: str, stamp: tuple) -> pd.DataFrame:
+    return bias.rank_by_candidate_language(_ranks(path, stamp))
+
+
+def by_candidate_language(run: runs.Run) -> pd.DataFrame:
+    return _by_candidate_language(str(run.path), _stamp(run))
+
+
+@st.cache_data(show_spinner="Running the paired tests…", max_entries=32)
+def _compare(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, n_resamples: int) -> pd.DataFrame:
+    return stats.compare_runs(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), n_resamples=n_resamples)
+
+
+def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> pd.DataFrame:
+    """``stats.compare_runs`` of two runs (seeded, so stable across reloads)."""
+    return _compare(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), n_resamples)
+
+
+@st.cache_data(show_spinner="Testing each cell…", max_entries=32)
+def _cell_tests(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, dataset: str,
+                value: str) -> pd.DataFrame:
+    return stats.cell_tests(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), dataset, value)
+
+
+def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
+    return _cell_tests(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), dataset, value)
+
+
+@st.cache_data(show_spinner=False)
+def published() -> reference.Published:
+    return reference.load_published()
+
+
+def label(run: runs.Run) -> str:
+    """A run's name on every page; reference runs say so."""
+    return f"{run.run_id} (reference run)" if run.reference else run.run_id
+
+
+def pick_run(title: str, choices: list[runs.Run], key: str, index: int = 0,
+             container=st.sidebar) -> runs.Run:
+    labels = [label(r) for r in choices]
+    chosen = container.selectbox(title, labels, index=min(index, len(labels) - 1), key=key)
+    return choices[labels.index(chosen)]
+
+
+def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None = None,
+              container=st.sidebar) -> list[runs.Run]:
+    labels = [label(r) for r in choices]
+    chosen = container.multiselect(title, labels, default=labels[:default] if default else labels, key=key)
+    return [choices[labels.index(c)] for c in chosen]
+
+
+def datasets_of(selected: list[runs.Run]) -> list[str]:
+    return sorted({d for r in selected for d in r.metrics})
+
+
+def require_runs(min_runs: int = 1) -> list[runs.Run] | None:
+    """The loadable runs, or None after drawing how to make the first run."""
+    found = listing()
+    show_unreadable(found, compact=True)
+    if len(found.runs) >= min_runs:
+        return found.runs
+    if found.runs:
+        st.info(f"This page needs at least {min_runs} runs; {len(found.runs)} found so far.")
+    empty_state()
+    return None
+
+
+def empty_state() -> None:
+    """How to make the first run: the CLI command and the Train page."""
+    runs_root, _ = roots()
+    st.info(f"No finished runs in `{runs_root}` yet. Make the first one from the command line "
+            "(a quick zero-shot evaluation, a few minutes on a laptop CPU):")
+    st.code(FIRST_RUN, language="bash", wrap_lines=True)
+    st.page_link(TRAIN_PAGE, label="…or launch it from the Train & evaluate page", icon=":material/rocket_launch:")
+
+
+def show_unreadable(found: runs.RunListing, compact: bool = False) -> None:
+    """List run directories that could not be read, with the reason; the others still show."""
+    if not found.unreadable:
+        return
+    text = "\n".join(f"- `{p.name}`: {why}" for p, why in sorted(found.unreadable.items()))
+    if compact:
+        with st.expander(f"{len(found.unreadable)} run folder(s) not shown (unreadable or unfinished)"):
+            st.markdown(text)
+    else:
+        st.warning(f"{len(found.unreadable)} run folder(s) could not be read and are left out:\n\n{text}")
+
+
+def sidebar_footer() -> None:
+    runs_root, ref_root = roots()
+    st.sidebar.caption(f"Runs: `{runs_root}`  \nReference runs: `{ref_root}`")
+
+
+def published_notice(pub: reference.Published) -> None:
+    if pub.available:
+        st.caption(f"Published rows: {pub.citation} {pub.setup} Source: {pub.provenance}")
+    else:
+        st.info(f"The published numbers of {pub.short} are not bundled ({pub.provenance or 'no data file'}); "
+                "only the citation is shown.")
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _cancel(run_id: str, runs_root: Path) -> None:
+    try:
+        jobs.cancel(run_id, runs_root)
+    except jobs.JobError as exc:
+        st.toast(str(exc))
+
+
+def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> None:
+    """One job: state, progress bar with phase and time left, cancel button, error in words."""
+    status = job.status
+    with st.container(border=True):
+        head, action = st.columns([5, 1])
+        icon = {"queued": ":material/schedule:", "running": ":material/autorenew:",
+                "done": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
+                "cancelled": ":material/cancel:", "interrupted": ":orange[:material/warning:]"}.get(job.state, "")
+        head.markdown(f"{icon} **{job.run_id}** · {job.state}  \n"
+                      f"<small>`{' '.join(job.args)}`</small>", unsafe_allow_html=True)
+        if job.active and not job.stale:
+            action.button("Cancel", key=f"cancel-{job.run_id}", on_click=_cancel,
+                          args=(job.run_id, runs_root), width="stretch")
+        if job.state == "running":
+            step, total = status.get("step") or 0, status.get("total") or 0
+            counts = f" {step}/{total}" if total else ""
+            st.progress(job.fraction, text=f"{status.get('phase') or 'starting'}{counts} · "
+                                           f"time left in this phase: {fmt_seconds(job.eta_seconds)}")
+        elif job.state == "queued":
+            st.caption(f"Queued{f' (position {position})' if position else ''}: it starts when the jobs before it end.")
+        elif job.state == "done":
+            st.caption("Finished: see Language matrices, Trade-offs and Compare & export.")
+        elif job.state in ("failed", "interrupted"):
+            st.error(status.get("error") or "The job was interrupted: no worker is running it.")
+        elif job.state == "cancelled":
+            st.caption(status.get("message") or "Cancelled.")
+        if job.state in ("running", "failed", "interrupted"):
+            with st.expander("log (last lines)"):
+                st.code(job.log_tail(30) or "(empty)", language="text")

@@ -146,15 +146,28 @@ def empty_state() -> None:
 
 
 def show_unreadable(found: runs.RunListing, compact: bool = False) -> None:
-    """List run directories that could not be read, with the reason; the others still show."""
+    """List run folders that are not shown, with the reason; the other runs still show.
+
+    Failed or cancelled jobs (no ``metrics.json``) are unfinished, not broken: they get a quiet
+    note; damaged run folders get a warning.
+    """
+    unfinished = {p: why for p, why in found.unreadable.items() if why.startswith("incomplete run")}
+    broken = {p: why for p, why in found.unreadable.items() if p not in unfinished}
     if not found.unreadable:
         return
-    text = "\n".join(f"- `{p.name}`: {why}" for p, why in sorted(found.unreadable.items()))
+
+    def lines(items: dict) -> str:
+        return "\n".join(f"- `{p.name}`: {why}" for p, why in sorted(items.items()))
+
     if compact:
         with st.expander(f"{len(found.unreadable)} run folder(s) not shown (unreadable or unfinished)"):
-            st.markdown(text)
-    else:
-        st.warning(f"{len(found.unreadable)} run folder(s) could not be read and are left out:\n\n{text}")
+            st.markdown(lines(found.unreadable))
+        return
+    if broken:
+        st.warning(f"{len(broken)} run folder(s) could not be read and are left out:\n\n{lines(broken)}")
+    if unfinished:
+        with st.expander(f"{len(unfinished)} unfinished run folder(s) (failed or cancelled jobs)"):
+            st.markdown(lines(unfinished))
 
 
 def sidebar_footer() -> None:
@@ -164,7 +177,9 @@ def sidebar_footer() -> None:
 
 def published_notice(pub: reference.Published) -> None:
     if pub.available:
-        st.caption(f"Published rows: {pub.citation} {pub.setup} Source: {pub.provenance}")
+        st.caption(f"{pub.citation} {pub.setup}")
+        with st.expander("Where these numbers come from"):
+            st.markdown(pub.provenance)
     else:
         st.info(f"The published numbers of {pub.short} are not bundled ({pub.provenance or 'no data file'}); "
                 "only the citation is shown.")

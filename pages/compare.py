@@ -12,7 +12,7 @@ def main() -> None:
     if found is None:
         return
     chosen = ui.pick_runs("Runs to compare", found, key="compare_runs")
-    resamples = st.sidebar.select_slider("Resamples per test", [1_000, 5_000, 10_000], value=10_000,
+    resamples = st.sidebar.select_slider("Resamples per test", [1_000, 2_000, 5_000, 10_000], value=2_000,
                                          key="compare_resamples")
     if not chosen:
         st.info("Pick at least one run in the sidebar.")

@@ -133,7 +133,9 @@ def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monk
     st.cache_data.clear()
     at = open_page("pages/home.py")
     warning = " ".join(w.value for w in at.warning)
-    assert "broken-run" in warning and "not valid JSON" in warning and "half-run" in warning
+    assert "broken-run" in warning and "not valid JSON" in warning and "half-run" not in warning
+    unfinished = " ".join(m.value for m in at.markdown)
+    assert "half-run" in unfinished and "status: failed" in unfinished
     assert len(at.dataframe[0].value) == len(ALL_LOCAL) + 1
     at.switch_page("pages/matrices.py").run()
     assert not at.exception and charts(at)

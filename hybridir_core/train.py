@@ -126,6 +126,19 @@ def freeze_word_embeddings(model) -> int:
     return 0
 
 
+def set_max_seq_length(model, value: int | None) -> bool:
+    """Truncate inputs to ``value`` tokens where the model has such a limit.
+
+    A static (model2vec) model has none: its ``max_seq_length`` is a read-only property, and
+    the call leaves it alone (returns False).
+    """
+    try:
+        model.max_seq_length = value
+    except AttributeError:
+        return False
+    return True
+
+
 def _replace(obj: Any, **changes: Any) -> Any:
     """``dataclasses.replace`` for dataclasses, ``_replace`` for named tuples."""
     if dataclasses.is_dataclass(obj):
@@ -308,7 +321,7 @@ def train_model(
     if trainable == 0:
         raise ValueError("no trainable parameters left (freeze_embeddings on a static model?)")
     original_max_len = st_model.max_seq_length
-    st_model.max_seq_length = config.max_seq_length
+    set_max_seq_length(st_model, config.max_seq_length)
 
     prompts = {col: p for col, p in (("query", base.spec.query_prompt),
                                      ("passage", base.spec.passage_prompt)) if p}
@@ -366,7 +379,7 @@ def train_model(
         else:  # the model at hand (the best checkpoint after early stopping)
             final_eval = trainer.evaluate()["eval_loss"]
 
-    st_model.max_seq_length = original_max_len
+    set_max_seq_length(st_model, original_max_len)
     grad_accum = args.gradient_accumulation_steps
     consumed = batches_consumed(samplers["train"], state.global_step, grad_accum)
     pairs_per_step = config.batch_size * world * grad_accum

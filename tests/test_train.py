@@ -242,3 +242,18 @@ def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):
     argv[argv.index("7")] = "8"
     assert cli.main(argv) == 2  # the complete run was trained with other settings
     assert "use another --out" in capsys.readouterr().err
+
+
+def test_static_embedding_model_trains(base_model, corpus, tmp_path):
+    """A model2vec-style static model has no max_seq_length setter; training must still run."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, StaticEmbedding
+
+    static = StaticEmbedding(base_model.tokenizer.backend_tokenizer, embedding_dim=16)
+    model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
+    before = static.embedding.weight.detach().clone()
+    config = dataclasses.replace(CONFIG, steps=2, learning_rate=1e-2, freeze_embeddings=False,
+                                 eval_steps=2, save_steps=2, keep_checkpoints=False)
+    train_model(Loaded(model, dataclasses.replace(Spec(), scale="static", layers=0, dim=16), FIXTURE),
+                tmp_path / "static_run", config, corpus=corpus)
+    assert not torch.equal(before, static.embedding.weight.detach())

@@ -171,12 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable]:
-    """Sub-command registrars from other modules (training adds ``train`` and ``sweep``)."""
+    """Sub-command registrars from other modules: ``train`` and ``sweep``, then ``report``."""
+    from .report import register_cli as report_cli
+
     try:
-        from .train import register_cli
+        from .train import register_cli as train_cli
     except ImportError:
-        return []
-    return [register_cli]
+        return [report_cli]
+    return [train_cli, report_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .report import alpha_sweeps
+
 MULTI = "multi"
 METRIC_LABELS = {"map": "mAP", "recall_at_1": "Recall@1", "recall_at_10": "Recall@10"}
 SETTING_LABELS = {"mono_map": "Mono mAP", "cross_map": "Cross mAP", "multi_map": "Multi mAP"}
@@ -158,40 +160,29 @@ def tradeoff_scatter(summary: pd.DataFrame, dataset: str, x: str = "mono_map", y
     return fig
 
 
-def alpha_sweeps(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Runs that form an α sweep: same model, mix and steps, at least two distinct α.
-
-    Mono runs count as α = 1 and cross runs as α = 0 (the probability of a monolingual
-    batch). Returns the rows with an ``effective_alpha`` and a ``sweep`` label, sorted by α.
-    """
-    rows = summary[(summary["dataset"] == dataset) & summary["sampling"].isin(["mono", "cross", "hybrid"])].copy()
-    if rows.empty:
-        return rows.assign(effective_alpha=[], sweep=[])
-    rows["effective_alpha"] = np.where(rows["sampling"] == "mono", 1.0,
-                                       np.where(rows["sampling"] == "cross", 0.0, rows["alpha"].astype(float)))
-    rows["sweep"] = (rows["model"].astype(str) + " · " + rows["steps"].astype(str) + " steps")
-    mixes = rows[rows["sampling"] == "hybrid"].groupby("sweep")["mix"].agg(lambda m: "/".join(sorted(set(map(str, m)))))
-    rows["sweep"] = rows["sweep"] + rows["sweep"].map(lambda s: f" · {mixes[s]}" if s in mixes else "")
-    distinct = rows.groupby("sweep")["effective_alpha"].nunique()
-    keep = distinct[distinct >= 2].index
-    rows = rows[rows["sweep"].isin(keep) & (rows.groupby("sweep")["sampling"].transform(lambda s: (s == "hybrid").any()))]
-    return rows.sort_values(["sweep", "effective_alpha", "run"]).reset_index(drop=True)
-
-
 def alpha_curve(summary: pd.DataFrame, dataset: str) -> go.Figure | None:
-    """Mono, Cross and Multi mAP against α for each sweep; None when no sweep exists."""
+    """Mono, Cross and Multi mAP against α for each sweep; None when no sweep exists.
+
+    Points are means over seeds; error bars (shown once any α has several seeds) are the
+    sample standard deviation across seeds.
+    """
     sweeps = alpha_sweeps(summary, dataset)
     if sweeps.empty:
         return None
     fig = go.Figure()
     dashes = {"mono_map": "solid", "cross_map": "dash", "multi_map": "dot"}
     for sweep, group in sweeps.groupby("sweep", sort=True):
-        mean = group.groupby("effective_alpha")[list(SETTING_LABELS)].mean().reset_index()
+        by_alpha = group.groupby("effective_alpha")
+        mean, std = by_alpha[list(SETTING_LABELS)].mean(), by_alpha[list(SETTING_LABELS)].std()
+        n_seeds = by_alpha.size()
         for col, label in SETTING_LABELS.items():
+            spread = std[col].fillna(0.0)
             fig.add_trace(go.Scatter(
-                x=mean["effective_alpha"], y=mean[col], mode="lines+markers", name=f"{label} · {sweep}",
-                line=dict(dash=dashes[col]),
-                hovertemplate="α=%{x:g}<br>" + label + " %{y:.3f}<extra>" + sweep + "</extra>",
+                x=mean.index, y=mean[col], mode="lines+markers", name=f"{label} · {sweep}",
+                line=dict(dash=dashes[col]), customdata=np.column_stack([spread, n_seeds]),
+                error_y=dict(type="data", array=spread, visible=bool((n_seeds > 1).any())),
+                hovertemplate="α=%{x:g}<br>" + label + " %{y:.3f} ± %{customdata[0]:.3f} "
+                              "(%{customdata[1]} seeds)<extra>" + sweep + "</extra>",
             ))
     fig.update_layout(title=f"mAP over α on {dataset} (α = share of monolingual batches; cross = 0, mono = 1)",
                       xaxis_title="α", yaxis_title="mAP", **LAYOUT)

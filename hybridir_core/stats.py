@@ -158,12 +158,34 @@ def compare_runs(ranks_a: pd.DataFrame, ranks_b: pd.DataFrame, n_resamples: int 
         columns ``dataset, setting, n_queries, map_a, map_b, diff, ci_low, ci_high,
         p_randomization, p_bootstrap, p_holm``.
     """
-    pq_a, pq_b = metrics.per_query_scores(ranks_a), metrics.per_query_scores(ranks_b)
+    return compare_run_groups([ranks_a], [ranks_b], n_resamples, seed)
+
+
+def _group_scores(per_queries: list[pd.DataFrame], dataset: str, setting: str) -> pd.Series:
+    """A query's score averaged over the runs of a group (queries every run has)."""
+    columns = [query_scores(pq[pq["dataset"] == dataset], setting) for pq in per_queries]
+    return pd.concat(columns, axis=1, join="inner").mean(axis=1)
+
+
+def compare_run_groups(group_a: list[pd.DataFrame], group_b: list[pd.DataFrame],
+                       n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """``compare_runs`` for two groups of runs, e.g. the seeds of two training recipes.
+
+    Each query's score is its mean over the runs of its group, so the tests ask whether
+    recipe A beats recipe B on the same queries once training noise is averaged over seeds;
+    the spread across seeds themselves is ``report.seed_differences``. One run per group is
+    exactly ``compare_runs``.
+    """
+    if not group_a or not group_b:
+        raise ValueError("each group needs at least one run")
+    pq_a = [metrics.per_query_scores(r) for r in group_a]
+    pq_b = [metrics.per_query_scores(r) for r in group_b]
+    shared = set.intersection(*(set(pq["dataset"]) for pq in pq_a + pq_b))
     rows = []
-    for dataset in sorted(set(pq_a["dataset"]) & set(pq_b["dataset"])):
+    for dataset in sorted(shared):
         for setting in SETTINGS:
-            a = query_scores(pq_a[pq_a["dataset"] == dataset], setting)
-            b = query_scores(pq_b[pq_b["dataset"] == dataset], setting)
+            a = _group_scores(pq_a, dataset, setting)
+            b = _group_scores(pq_b, dataset, setting)
             joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner")
             if joined.empty:
                 continue

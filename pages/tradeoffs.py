@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from hybridir_core import export, figures, reference
+from hybridir_core import export, figures, reference, report
 
 AXES = {"Mono mAP": "mono_map", "Cross mAP": "cross_map", "Multi mAP": "multi_map"}
 
@@ -31,6 +31,15 @@ def main() -> None:
     else:
         st.info("No α sweep yet: train hybrid runs at two or more α values (mono counts as α = 1, "
                 "cross as α = 0) with the same model and steps to draw mAP over α.")
+
+    seeds = report.seed_table(summary[summary.dataset == dataset])
+    if (seeds["n_seeds"] > 1).any():  # some recipe was trained with several seeds
+        st.subheader("Across seeds")
+        st.caption("One row per recipe (model, sampling, α, steps): mean and sample standard deviation "
+                   "over its seeds. Local and reference runs of one recipe are pooled.")
+        shown = ["model", "training", "steps", "n_seeds", "seeds"] + [
+            f"{v}_{s}" for v in report.VALUES for s in ("mean", "std")]
+        st.dataframe(seeds[shown], hide_index=True)
 
     st.subheader("Local runs")
     cols = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps",

@@ -120,6 +120,23 @@ def test_empty_runs_folder_shows_how_to_start(tmp_path, monkeypatch, page):
         assert any("python -m hybridir_core evaluate" in c.value for c in at.code)
 
 
+def test_tradeoffs_seed_table_appears_with_a_second_seed(roots, tmp_path, monkeypatch):
+    runs_root, ref_root = writable_copy(roots, tmp_path)
+    second = runs_root / "tr-mono-s2"
+    shutil.copytree(runs_root / "tr-mono-s1", second)
+    config = json.loads((second / runs.CONFIG).read_text())
+    config["train"]["seed"] = 2
+    runs.write_json(second / runs.CONFIG, config)
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(ref_root))
+    st.cache_data.clear()
+    at = open_page("pages/tradeoffs.py")
+    assert "Across seeds" in [h.value for h in at.subheader]
+    seeds = at.dataframe[0].value.set_index("training")
+    assert seeds.loc["mono", "n_seeds"] == 2 and seeds.loc["mono", "seeds"] == "1,2"
+    assert seeds.loc["mono", "mono_map_std"] == 0  # the copy has the same numbers
+
+
 def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monkeypatch):
     runs_root, ref_root = writable_copy(roots, tmp_path)
     broken = runs_root / "broken-run"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fixtures_runs import fixture_runs
-from hybridir_core import export, figures, reference
+from hybridir_core import export, figures, reference, report
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +113,7 @@ def test_tradeoff_scatter_reference_runs_apart():
 
 
 def test_alpha_sweep_maps_mono_and_cross_to_alpha_ends():
-    sweep = figures.alpha_sweeps(summary_rows(), "xquad-r")
+    sweep = report.alpha_sweeps(summary_rows(), "xquad-r")
     assert sweep.run.tolist() == ["cross", "h25", "h50", "mono"]
     assert sweep.effective_alpha.tolist() == [0.0, 0.25, 0.5, 1.0]
     fig = figures.alpha_curve(summary_rows(), "xquad-r")

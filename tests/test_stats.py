@@ -126,3 +126,15 @@ def test_cell_tests_cover_every_cell():
     assert set(zip(cells.query_lang, cells.candidate_lang)) == {
         (q, c) for q in ("de", "en") for c in ("de", "en", "multi")}
     assert (cells.n_queries == 2).all() and (cells.p_holm <= 1).all()
+
+
+def test_compare_run_groups_average_each_query_over_the_group():
+    # mono AP with the own-language candidate at in-language rank 1 + shift is 1 / (1 + shift)
+    table = stats.compare_run_groups([_ranks(0), _ranks(2)], [_ranks(1)], n_resamples=200).set_index("setting")
+    assert table.loc["mono", "map_a"] == pytest.approx((1 + 1 / 3) / 2)
+    assert table.loc["mono", "map_b"] == pytest.approx(1 / 2)
+    assert table.loc["mono", "diff"] == pytest.approx(1 / 6)
+    single = stats.compare_run_groups([_ranks(0)], [_ranks(1)], n_resamples=200)
+    pd.testing.assert_frame_equal(single, stats.compare_runs(_ranks(0), _ranks(1), n_resamples=200))
+    with pytest.raises(ValueError):
+        stats.compare_run_groups([], [_ranks(1)])

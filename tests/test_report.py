@@ -1,0 +1,101 @@
+"""report: recipes over seeds, α table, per-seed differences, Markdown and the CLI."""
+
+import math
+
+import pandas as pd
+import pytest
+from fixtures_runs import fixture_runs
+from test_figures import summary_rows
+
+from hybridir_core import cli, figures, report
+from hybridir_core.report import Recipe
+
+
+def seeded_rows() -> pd.DataFrame:
+    """summary_rows plus seeds 1 and 2 of mono and hybrid 0.5, with known values."""
+    rows = summary_rows()
+    extra = []
+    for seed, (mono, hybrid) in {1: ((0.70, 20), (0.75, 16)), 2: ((0.75, 30), (0.74, 10))}.items():
+        for run, value, rank_distance in (("mono", *mono), ("h50", *hybrid)):
+            row = rows[rows.run == run].iloc[0].to_dict()
+            extra.append({**row, "run": f"{run}-s{seed}", "seed": seed, "mono_map": value,
+                          "mean_rank_distance": rank_distance})
+    return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+
+def test_recipe_parse_and_errors():
+    assert Recipe.parse("me5-small-l6:hybrid:0.5") == Recipe("me5-small-l6", "hybrid", 0.5)
+    assert Recipe.parse("m:mono") == Recipe("m", "mono")
+    for bad in ("m", "m:hybrid:half", ":mono", "a:b:c:d"):
+        with pytest.raises(ValueError):
+            Recipe.parse(bad)
+
+
+def test_seed_table_mean_and_sample_std():
+    table = report.seed_table(seeded_rows()).set_index("training")
+    mono = table.loc["mono"]
+    assert mono.n_seeds == 3 and mono.seeds == "0,1,2"
+    assert mono.mono_map_mean == pytest.approx((0.8 + 0.7 + 0.75) / 3)
+    assert mono.mono_map_std == pytest.approx(0.05)  # sample std of 0.70, 0.75, 0.80
+    assert math.isnan(table.loc["cross"].mono_map_std)  # one seed
+    assert list(table.index) == ["zero-shot", "mono", "hybrid α=0.5", "hybrid α=0.25", "cross"]
+
+
+def test_seed_table_zero_shot_copies_are_runs_not_seeds():
+    rows = summary_rows()
+    zero_shot = rows[rows.sampling == "zero-shot"].assign(seed=None)
+    twice = pd.concat([zero_shot, zero_shot.assign(run="zs-copy", source="reference")], ignore_index=True)
+    row = report.seed_table(twice).iloc[0]
+    assert (row.n_runs, row.n_seeds, row.mono_map_std) == (2, 0, 0)
+    line = next(x for x in report.seed_table_markdown(report.seed_table(twice)).splitlines() if "zero-shot" in x)
+    assert line.split("|")[3].strip() == "–"
+
+
+def test_seed_differences_pair_runs_by_seed():
+    diff = report.seed_differences(seeded_rows(), Recipe("m", "hybrid", 0.5), Recipe("m", "mono"))
+    mono = diff.set_index("value").loc["mono_map"]
+    assert mono.seeds == [0, 1, 2]
+    assert mono.diffs == pytest.approx([0.79 - 0.8, 0.75 - 0.70, 0.74 - 0.75])
+    assert mono.a_better == 1
+    ranks = diff.set_index("value").loc["mean_rank_distance"]
+    assert ranks.diffs == pytest.approx([14 - 25, 16 - 20, 10 - 30]) and ranks.a_better == 3  # lower is better
+
+
+def test_alpha_table_averages_seeds_per_alpha():
+    table = report.alpha_table(seeded_rows()).set_index("effective_alpha")
+    assert list(table.index) == [0.0, 0.25, 0.5, 1.0]
+    assert table.loc[1.0, "n_seeds"] == 3 and table.loc[0.5, "n_seeds"] == 3
+    assert table.loc[0.5, "mono_map"] == pytest.approx((0.79 + 0.75 + 0.74) / 3)
+
+
+def test_alpha_curve_error_bars_are_the_seed_spread():
+    fig = figures.alpha_curve(seeded_rows(), "xquad-r")
+    mono_line = next(t for t in fig.data if t.name.startswith("Mono mAP"))
+    assert mono_line.error_y.visible
+    assert list(mono_line.error_y.array) == pytest.approx([0, 0, pd.Series([0.79, 0.75, 0.74]).std(), 0.05])
+
+
+def test_markdown_tables():
+    summary = seeded_rows()
+    text = report.seed_table_markdown(report.seed_table(summary))
+    assert "| m " in text and "0.750 ± 0.050" in text and "hybrid α=0.25" in text
+    alpha = report.alpha_markdown(report.alpha_table(summary))
+    assert len(alpha.splitlines()) == 2 + 4  # header, rule, four α
+    assert report.alpha_markdown(report.alpha_table(summary[summary.sampling == "zero-shot"])) == "(no α sweep)"
+
+
+def test_report_cli_on_fixture_runs(tmp_path_factory, tmp_path, capsys):
+    runs_root, _ = fixture_runs(tmp_path_factory)
+    out = tmp_path / "findings.md"
+    assert cli.main(["report", str(runs_root), "--resamples", "50", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "### Recipes" in text and "### α sweep" in text
+    # default comparisons: hybrid 0.5 against mono and against cross of the same model
+    assert "A = minilm-test hybrid α=0.5 (seeds [1]) vs B = minilm-test mono" in text
+    assert "vs B = minilm-test cross" in text
+    assert cli.main(["report", str(runs_root), "--resamples", "50",
+                     "--compare", "minilm-test:hybrid:0.25", "minilm-test:mono"]) == 0
+    assert "A = minilm-test hybrid α=0.25" in capsys.readouterr().out
+    assert cli.main(["report", str(runs_root), "--compare", "nope:mono", "minilm-test:mono"]) == 2
+    assert "no complete run matches nope mono" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "missing")]) == 2

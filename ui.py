@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, export, jobs, metrics, reference, runs, stats
+from hybridir_core import bias, jobs, metrics, reference, runs, stats
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")

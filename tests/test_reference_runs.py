@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import bias, metrics, runs
+from hybridir_core import bias, export, metrics, report, runs
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 RUN_DIRS = sorted(p for p in REFERENCE.iterdir() if p.is_dir()) if REFERENCE.is_dir() else []
@@ -27,3 +27,14 @@ def test_metrics_recompute_from_ranks(run_dir):
             assert stored[key] == pytest.approx(value, abs=1e-9), (dataset, key)
         shipped = run.matrix[run.matrix.dataset == dataset].reset_index(drop=True)
         assert shipped["map"].to_numpy() == pytest.approx(matrix["map"].to_numpy(), abs=1e-9)
+
+
+def test_findings_tables_follow_from_the_shipped_runs():
+    """README and results/reference/FINDINGS.md show exactly what `report` computes from the runs."""
+    summary = export.summary_frame(runs.list_runs(REFERENCE).runs)
+    recipes = report.seed_table_markdown(report.seed_table(summary))
+    alphas = report.alpha_markdown(report.alpha_table(summary))
+    findings = (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")
+    readme = (REFERENCE.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert recipes in findings and alphas in findings
+    assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"

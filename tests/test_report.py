@@ -93,6 +93,7 @@ def test_report_cli_on_fixture_runs(tmp_path_factory, tmp_path, capsys):
     # default comparisons: hybrid 0.5 against mono and against cross of the same model
     assert "A = minilm-test hybrid α=0.5 (seeds [1]) vs B = minilm-test mono" in text
     assert "vs B = minilm-test cross" in text
+    assert "| 90 " in text  # query counts as integers (30 questions x 3 languages)
     assert cli.main(["report", str(runs_root), "--resamples", "50",
                      "--compare", "minilm-test:hybrid:0.25", "minilm-test:mono"]) == 0
     assert "A = minilm-test hybrid α=0.25" in capsys.readouterr().out

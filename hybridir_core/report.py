@@ -70,6 +70,17 @@ class Recipe:
         alpha = f" α={self.alpha:g}" if self.alpha is not None and self.sampling == "hybrid" else ""
         return f"{self.model} {self.sampling}{alpha}"
 
+    def select(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """The summary rows of this recipe; an error if they mix training lengths or mixes."""
+        rows = summary[self.mask(summary)]
+        for column in ("steps", "mix"):
+            values = sorted({f"{v:g}" if isinstance(v, (int, float)) else str(v)
+                             for v in rows[column].dropna().unique()})
+            if len(values) > 1:
+                raise ValueError(f"{self.label} matches runs with {column} {', '.join(values)}; "
+                                 "report on a folder that holds one of them")
+        return rows
+
     def mask(self, summary: pd.DataFrame) -> pd.Series:
         keep = (summary["model"] == self.model) & (summary["sampling"] == self.sampling)
         if self.alpha is not None and self.sampling == "hybrid":
@@ -162,8 +173,8 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
     seeds where A is better: higher mAP, or lower rank distance).
     """
     cols = ["dataset", "value", "seeds", "diffs", "mean", "std", "a_better"]
-    left = summary[a.mask(summary)].set_index(["dataset", "seed"])
-    right = summary[b.mask(summary)].set_index(["dataset", "seed"])
+    left = a.select(summary).set_index(["dataset", "seed"])
+    right = b.select(summary).set_index(["dataset", "seed"])
     shared = left.index.intersection(right.index)
     rows = []
     for dataset in sorted(set(shared.get_level_values("dataset"))):
@@ -183,12 +194,12 @@ def recipe_tests(found: Sequence[runs.Run], a: Recipe, b: Recipe, n_resamples: i
     """``stats.compare_run_groups`` of the runs of recipe A against those of recipe B."""
     summary = summary_frame(list(found)).drop_duplicates("run").set_index("run")
     by_id = {r.run_id: r for r in found}
-    groups = [[by_id[i] for i in summary.index[recipe.mask(summary)]] for recipe in (a, b)]
+    groups = [[by_id[i] for i in recipe.select(summary).index] for recipe in (a, b)]
     for recipe, group in zip((a, b), groups):
         if not group:
             raise ValueError(f"no complete run matches {recipe.label}")
-    return stats.compare_run_groups([runs.read_ranks(r.path) for r in groups[0]],
-                                    [runs.read_ranks(r.path) for r in groups[1]], n_resamples, seed)
+    return stats.compare_run_groups([r.ranks for r in groups[0]], [r.ranks for r in groups[1]],
+                                    n_resamples, seed)
 
 
 def default_comparisons(summary: pd.DataFrame) -> list[tuple[Recipe, Recipe]]:

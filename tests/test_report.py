@@ -61,6 +61,14 @@ def test_seed_differences_pair_runs_by_seed():
     assert ranks.diffs == pytest.approx([14 - 25, 16 - 20, 10 - 30]) and ranks.a_better == 3  # lower is better
 
 
+def test_a_recipe_never_pools_different_training_lengths():
+    rows = seeded_rows()
+    rows.loc[rows.run == "mono-s1", "steps"] = 80
+    with pytest.raises(ValueError, match="steps 40, 80"):
+        report.seed_differences(rows, Recipe("m", "hybrid", 0.5), Recipe("m", "mono"))
+    assert report.seed_differences(rows, Recipe("m", "hybrid", 0.5), Recipe("m", "mono", steps=40)).seeds[0] == [0, 2]
+
+
 def test_alpha_table_averages_seeds_per_alpha():
     table = report.alpha_table(seeded_rows()).set_index("effective_alpha")
     assert list(table.index) == [0.0, 0.25, 0.5, 1.0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, reference, runs, stats
+from hybridir_core import bias, jobs, metrics, reference, report, runs, stats
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")
@@ -121,7 +121,8 @@ def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None
 
 
 def datasets_of(selected: list[runs.Run]) -> list[str]:
-    return sorted({d for r in selected for d in r.metrics})
+    """The datasets these runs were evaluated on, XQuAD-R first (the protocol's order)."""
+    return report.dataset_order({d for r in selected for d in r.metrics})
 
 
 def require_runs(min_runs: int = 1) -> list[runs.Run] | None:

@@ -171,7 +171,8 @@ def alpha_curve(summary: pd.DataFrame, dataset: str) -> go.Figure | None:
         return None
     fig = go.Figure()
     dashes = {"mono_map": "solid", "cross_map": "dash", "multi_map": "dot"}
-    for sweep, group in sweeps.groupby("sweep", sort=True):
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for i, (sweep, group) in enumerate(sweeps.groupby("sweep", sort=True)):  # colour = sweep, dash = setting
         by_alpha = group.groupby("effective_alpha")
         mean, std = by_alpha[list(SETTING_LABELS)].mean(), by_alpha[list(SETTING_LABELS)].std()
         n_seeds = by_alpha.size()
@@ -179,7 +180,8 @@ def alpha_curve(summary: pd.DataFrame, dataset: str) -> go.Figure | None:
             spread = std[col].fillna(0.0)
             fig.add_trace(go.Scatter(
                 x=mean.index, y=mean[col], mode="lines+markers", name=f"{label} · {sweep}",
-                line=dict(dash=dashes[col]), customdata=np.column_stack([spread, n_seeds]),
+                line=dict(dash=dashes[col], color=palette[i % len(palette)]),
+                customdata=np.column_stack([spread, n_seeds]),
                 error_y=dict(type="data", array=spread, visible=bool((n_seeds > 1).any())),
                 hovertemplate="α=%{x:g}<br>" + label + " %{y:.3f} ± %{customdata[0]:.3f} "
                               "(%{customdata[1]} seeds)<extra>" + sweep + "</extra>",

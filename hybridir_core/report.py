@@ -22,16 +22,18 @@ import numpy as np
 import pandas as pd
 
 from . import runs, stats
+from .config import DATASETS
 from .export import summary_frame
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
 VALUES = {"mono_map": "Mono", "cross_map": "Cross", "multi_map": "Multi",
           "mean_rank_distance": "rank dist."}
 SAMPLING_ORDER = {"zero-shot": 0, "mono": 1, "hybrid": 2, "cross": 3}
-DATASET_ORDER = {"xquad-r": 0, "mlqa-r": 1}
+DATASET_ORDER = {name: i for i, name in enumerate(DATASETS)}
 
 
-def _datasets(values) -> list[str]:
+def dataset_order(values) -> list[str]:
+    """Distinct dataset names, known ones in ``config.DATASETS`` order (XQuAD-R first), then the rest."""
     return sorted(set(values), key=lambda d: (DATASET_ORDER.get(d, len(DATASET_ORDER)), d))
 
 
@@ -232,7 +234,7 @@ def seed_table_markdown(table: pd.DataFrame) -> str:
             digits = 0 if value == "mean_rank_distance" else 3
             row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], digits)
     columns = ["model", "training", "seeds"] + [
-        f"{d} {n}" for d in _datasets(table["dataset"]) for n in VALUES.values()]
+        f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(pd.DataFrame(list(rows.values()), columns=columns))
 
 
@@ -247,7 +249,7 @@ def alpha_markdown(table: pd.DataFrame) -> str:
         for value, name in VALUES.items():
             row[f"{r['dataset']} {name}"] = f"{r[value]:.0f}" if value == "mean_rank_distance" else f"{r[value]:.3f}"
     frame = pd.DataFrame(list(rows.values()))
-    columns = ["sweep", "α", "seeds"] + [f"{d} {n}" for d in _datasets(table["dataset"]) for n in VALUES.values()]
+    columns = ["sweep", "α", "seeds"] + [f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(frame[columns])
 
 
@@ -266,7 +268,7 @@ def comparison_markdown(tests: pd.DataFrame, spread: pd.DataFrame) -> str:
             "Δ per seed (macro)": "" if s is None else " / ".join(f"{d:+.3f}" for d in s["diffs"]),
             "A better": "" if s is None else f"{s['a_better']}/{len(s['diffs'])}",
         })
-    for dataset in _datasets(tests["dataset"]):
+    for dataset in dataset_order(tests["dataset"]):
         key = (dataset, "mean_rank_distance")
         if key in spread.index:
             s = spread.loc[key]

@@ -308,12 +308,18 @@ def _cmd_report(args: argparse.Namespace, progress) -> None:
         if not root.is_dir():
             raise ValueError(f"{root}: no such folder of runs")
     listing = runs.list_runs(*roots)
-    for path, reason in listing.unreadable:
+    for path, reason in listing.unreadable.items():
         print(f"skipped {path}: {reason}")
+    found: dict[str, runs.Run] = {}
+    for run in listing.runs:  # the same run id in two folders would count twice
+        if run.run_id in found:
+            print(f"skipped {run.path}: same run id as {found[run.run_id].path}")
+        else:
+            found[run.run_id] = run
     comparisons = None
     if args.compare:
         comparisons = [(Recipe.parse(a), Recipe.parse(b)) for a, b in args.compare]
-    text = findings_markdown(listing.runs, comparisons, args.resamples)
+    text = findings_markdown(list(found.values()), comparisons, args.resamples)
     if args.out:
         runs._atomic_write(Path(args.out), lambda tmp: tmp.write_text(text + "\n"))
         print(f"wrote {args.out}")

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 import pytest
-from fixtures_runs import fixture_runs
+from fixtures_runs import ALL_LOCAL, fixture_runs
 from test_figures import summary_rows
 
 from hybridir_core import cli, figures, report
@@ -108,3 +108,18 @@ def test_report_cli_on_fixture_runs(tmp_path_factory, tmp_path, capsys):
     assert cli.main(["report", str(runs_root), "--compare", "nope:mono", "minilm-test:mono"]) == 2
     assert "no complete run matches nope mono" in capsys.readouterr().err
     assert cli.main(["report", str(tmp_path / "missing")]) == 2
+
+
+def test_report_cli_skips_broken_and_duplicate_runs(tmp_path_factory, tmp_path, capsys):
+    import shutil
+
+    runs_root, _ = fixture_runs(tmp_path_factory)
+    other = tmp_path / "other"
+    shutil.copytree(runs_root / "tr-mono-s1", other / "tr-mono-s1")  # same id as in runs_root
+    (other / "half-run").mkdir()  # no metrics.json: unreadable
+    out = tmp_path / "findings.md"
+    assert cli.main(["report", str(runs_root), str(other), "--resamples", "20", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "skipped " + str(other / "half-run") in said
+    assert "skipped " + str(other / "tr-mono-s1") + ": same run id as" in said
+    assert f"Findings over {len(ALL_LOCAL)} runs" in out.read_text()

@@ -257,7 +257,8 @@ def comparison_markdown(tests: pd.DataFrame, spread: pd.DataFrame) -> str:
     """Paired tests (seed-averaged queries) beside the per-seed differences."""
     spread = spread.set_index(["dataset", "value"])
     rows = []
-    tests = tests.sort_values("dataset", key=lambda d: d.map(DATASET_ORDER), kind="stable")
+    order = dataset_order(tests["dataset"])
+    tests = tests.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
     for _, t in tests.iterrows():
         key = (t["dataset"], f"{t['setting']}_map")
         s = spread.loc[key] if key in spread.index else None
@@ -268,7 +269,7 @@ def comparison_markdown(tests: pd.DataFrame, spread: pd.DataFrame) -> str:
             "Δ per seed (macro)": "" if s is None else " / ".join(f"{d:+.3f}" for d in s["diffs"]),
             "A better": "" if s is None else f"{s['a_better']}/{len(s['diffs'])}",
         })
-    for dataset in dataset_order(tests["dataset"]):
+    for dataset in order:
         key = (dataset, "mean_rank_distance")
         if key in spread.index:
             s = spread.loc[key]

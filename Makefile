@@ -1,7 +1,7 @@
 # hybridir: `make dashboard` sets up and opens the dashboard; `make test` runs the tests.
 PY := .venv/bin/python
 
-.PHONY: setup dashboard test bench
+.PHONY: setup dashboard test lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -9,8 +9,12 @@ setup:
 dashboard: setup
 	$(PY) -m streamlit run app.py
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 bench: setup
 	$(PY) -m bench --quick

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, reference, report, runs, stats
+from hybridir_core import bias, jobs, metrics, paths, runs, stats, vocabulary
+from hybridir_core import published as published_numbers
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")
@@ -20,7 +21,7 @@ TRAIN_PAGE = "pages/train.py"
 
 def roots() -> tuple[Path, Path]:
     """(local runs root, reference runs root), from the environment or the defaults."""
-    return runs.runs_root(), runs.reference_root()
+    return paths.runs_root(), paths.reference_root()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -97,8 +98,8 @@ def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd
 
 
 @st.cache_data(show_spinner=False)
-def published() -> reference.Published:
-    return reference.load_published()
+def published() -> published_numbers.Published:
+    return published_numbers.load_published()
 
 
 def label(run: runs.Run) -> str:
@@ -122,7 +123,7 @@ def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None
 
 def datasets_of(selected: list[runs.Run]) -> list[str]:
     """The datasets these runs were evaluated on, XQuAD-R first (the protocol's order)."""
-    return report.dataset_order({d for r in selected for d in r.metrics})
+    return vocabulary.dataset_order({d for r in selected for d in r.metrics})
 
 
 def require_runs(min_runs: int = 1) -> list[runs.Run] | None:
@@ -176,7 +177,7 @@ def sidebar_footer() -> None:
     st.sidebar.caption(f"Runs: `{runs_root}`  \nReference runs: `{ref_root}`")
 
 
-def published_notice(pub: reference.Published) -> None:
+def published_notice(pub: published_numbers.Published) -> None:
     if pub.available:
         st.caption(f"{pub.citation} {pub.setup}")
         with st.expander("Where these numbers come from"):
@@ -212,8 +213,8 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
         icon = {"queued": ":material/schedule:", "running": ":material/autorenew:",
                 "done": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
                 "cancelled": ":material/cancel:", "interrupted": ":orange[:material/warning:]"}.get(job.state, "")
-        head.markdown(f"{icon} **{job.run_id}** · {job.state}  \n"
-                      f"<small>`{' '.join(job.args)}`</small>", unsafe_allow_html=True)
+        head.markdown(f"{icon} `{job.run_id}` · {job.state}")
+        head.caption(job.description)
         if job.active and not job.stale:
             action.button("Cancel", key=f"cancel-{job.run_id}", on_click=_cancel,
                           args=(job.run_id, runs_root), width="stretch")

@@ -14,12 +14,21 @@ import shutil
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import encode_bench, eval_bench, report, scaling, train_bench
-from .common import (BENCH_DIR, DEFAULT_MODEL, PROFILES, SCHEMA_VERSION, git_commit, machine_info,
-                     machine_label, resolve_model, versions)
+from .common import (
+    BENCH_DIR,
+    DEFAULT_MODEL,
+    PROFILES,
+    SCHEMA_VERSION,
+    git_commit,
+    machine_info,
+    machine_label,
+    resolve_model,
+    versions,
+)
 
 PARTS = ("eval", "encode", "train", "scaling")
 
@@ -57,7 +66,7 @@ def run(argv: list[str] | None = None) -> dict:
     if unknown:
         raise SystemExit(f"unknown parts {unknown}; choose from {PARTS}")
     started = time.perf_counter()
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     machine = machine_info()
     label = args.machine or machine_label(machine)
     model, fallback = resolve_model(args.model)

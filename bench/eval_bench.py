@@ -32,8 +32,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (BenchLoaded, BenchSpec, DataSpec, Profile, load_bench_model, load_data,
-                     model_info, ratio, run_task, stage)
+from .common import (
+    BenchLoaded,
+    BenchSpec,
+    DataSpec,
+    Profile,
+    load_bench_model,
+    load_data,
+    model_info,
+    ratio,
+    run_task,
+    stage,
+)
 
 MAP_TOLERANCE = 1e-6
 

@@ -98,7 +98,7 @@ def growth_table(scaling: dict) -> str:
     labels = {"real_fixed_queries": "hybridir metrics, real pool, fixed queries",
               "real_queries_equal_candidates": "hybridir metrics, real pool, queries = candidates",
               "synthetic_faiss": "FAISS exact top-k (build + search), synthetic",
-              "synthetic_exact_ranks": "metrics.exact_ranks, synthetic"}
+              "synthetic_exact_ranks": "ranking.exact_ranks, synthetic"}
     lines = ["| series | pool sizes | seconds (largest) | peak MB (largest) | time exponent | "
              "memory exponent |", "|---|---|---|---|---|---|"]
     for key, label in labels.items():
@@ -159,7 +159,7 @@ def _scope(data: dict | None) -> str:
         return ""
     langs = data.get("languages")
     return (f"{data['dataset']}, {'+'.join(langs) if langs else 'all languages'}, "
-            f"{str(data['limit_per_lang']) + ' questions per language' if data.get('limit_per_lang') else 'all questions'}")
+            + (f"{data['limit_per_lang']} questions per language" if data.get('limit_per_lang') else "all questions"))
 
 
 def update_readme(readme: Path, section: str) -> None:

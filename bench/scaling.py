@@ -4,12 +4,12 @@
   (a seeded sample, encoded here, not timed), concatenated and subsampled to each size; the
   pools are nested and always hold every relevant candidate of the fixed queries. The timed
   metric stage is what ``evaluate_dataset`` + ``summarise`` run after encoding:
-  ``metrics.exact_ranks`` -> ``evaluate.ranks_table`` -> ``evaluate.summarise``.
+  ``ranking.exact_ranks`` -> ``evaluate.ranks_table`` -> ``evaluate.summarise``.
   Series ``fixed queries``: the same queries against every pool (expected linear in the
   pool). Series ``queries = candidates``: a whole LAReQA evaluation, where the queries grow
   with the pool (expected quadratic), where part 1's slice has enough queries.
 * Synthetic pools up to 1M random unit vectors: FAISS exact inner-product top-k
-  (``retrieval.build_index`` + ``retrieval.top_k``) and ``metrics.exact_ranks`` (one relevant
+  (``retrieval.build_index`` + ``retrieval.top_k``) and ``ranking.exact_ranks`` (one relevant
   candidate per query).
 
 The growth is the slope of log(time) on log(pool size), fitted by least squares.
@@ -41,7 +41,7 @@ def growth(sizes, values) -> dict:
 
 def _metric_stage(q_emb, pool_emb, pool_lang, relevant, query_frame, chunk_size: int) -> dict:
     """exact_ranks + ranks_table + summarise on one pool (timed, with memory)."""
-    from hybridir_core import evaluate, metrics
+    from hybridir_core import evaluate, ranking
     from hybridir_core.data import LareqaData
 
     langs = sorted(set(pool_lang))
@@ -50,7 +50,7 @@ def _metric_stage(q_emb, pool_emb, pool_lang, relevant, query_frame, chunk_size:
     data = LareqaData("pool", langs, query_frame, candidates)
     out: dict = {}
     with stage(out, "metrics"):
-        blocks = metrics.exact_ranks(q_emb, pool_emb, relevant, block, chunk_size)
+        blocks = ranking.exact_ranks(q_emb, pool_emb, relevant, block, chunk_size)
         table = evaluate.ranks_table(data, blocks)
         evaluate.summarise(table, query_frame.groupby("lang").size().to_dict())
     return out["metrics"]
@@ -117,7 +117,7 @@ def task_real_pools(model: str, data: dict, workdir: str, sizes: list[int], n_qu
 def task_synthetic(sizes: list[int], n_queries: int, dim: int, k: int = 10, chunk_size: int = 64,
                    seed: int = 0) -> dict:
     """FAISS top-k and exact ranks over nested synthetic pools of unit vectors."""
-    from hybridir_core import metrics, retrieval
+    from hybridir_core import ranking, retrieval
 
     rng = np.random.default_rng(seed)
     n_max = max(sizes)
@@ -130,7 +130,7 @@ def task_synthetic(sizes: list[int], n_queries: int, dim: int, k: int = 10, chun
     out: dict = {"dim": dim, "queries": n_queries, "k": k, "faiss": [], "exact_ranks": []}
     warm = pool[: min(sizes)]  # warm-up, untimed
     retrieval.top_k(retrieval.build_index(warm), queries, k)
-    metrics.exact_ranks(queries, warm, relevant, np.zeros(len(warm), dtype=np.int64), chunk_size)
+    ranking.exact_ranks(queries, warm, relevant, np.zeros(len(warm), dtype=np.int64), chunk_size)
     for n in sizes:
         sub = pool[:n]
         entry: dict = {"pool": n}
@@ -146,7 +146,7 @@ def task_synthetic(sizes: list[int], n_queries: int, dim: int, k: int = 10, chun
                                                      entry["search"]["peak_increase_mb"])})
         ranks: dict = {}
         with stage(ranks, "exact"):
-            metrics.exact_ranks(queries, sub, relevant, np.zeros(n, dtype=np.int64), chunk_size)
+            ranking.exact_ranks(queries, sub, relevant, np.zeros(n, dtype=np.int64), chunk_size)
         out["exact_ranks"].append({"pool": n, **ranks["exact"]})
     return out
 

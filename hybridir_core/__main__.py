@@ -1,4 +1,4 @@
-"""``python -m hybridir_core``: see ``cli.py``."""
+"""``python -m hybridir_core``: see ``cli``."""
 
 import sys
 

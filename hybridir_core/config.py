@@ -13,10 +13,30 @@ from typing import Any, TypeVar
 T = TypeVar("T", bound="_Serialisable")
 
 DATASETS = ("xquad-r", "mlqa-r")
+STRATEGIES = ("mono", "cross", "hybrid")
+MIXES = ("per-batch", "per-pair")
 PAPER_TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
 EVAL_BACKENDS = ("torch", "bucketed", "int8")
 FAST_BACKEND = "bucketed"
 """What ``--fast`` selects: the fastest backend that kept mAP within 0.002 in bench/."""
+
+
+def _number(value: Any, name: str) -> float:
+    """``value`` as a float, or a ValueError naming the field (a form may send text)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def _require_ints(obj: Any, names: tuple[str, ...]) -> None:
+    """A ValueError naming the first field that is not an integer (None is allowed)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
 class _Serialisable:
@@ -68,6 +88,7 @@ class EvalConfig(_Serialisable):
     backend: str = "torch"
 
     def __post_init__(self) -> None:
+        _require_ints(self, ("limit_per_lang", "batch_size", "chunk_size"))
         if self.backend not in EVAL_BACKENDS:
             raise ValueError(f"backend must be one of {EVAL_BACKENDS}, got {self.backend!r}")
         unknown = [d for d in self.datasets if d not in DATASETS]
@@ -96,17 +117,29 @@ class SamplingConfig(_Serialisable):
     cross_pair_per_batch: bool = False
 
     def __post_init__(self) -> None:
-        if self.strategy not in ("mono", "cross", "hybrid"):
+        if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be mono, cross or hybrid, got {self.strategy!r}")
-        if not 0.0 <= self.alpha <= 1.0:
+        alpha = _number(self.alpha, "alpha")
+        if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if self.mix not in ("per-batch", "per-pair"):
+        if self.mix not in MIXES:
             raise ValueError(f"mix must be per-batch or per-pair, got {self.mix!r}")
+        # mono *is* alpha = 1 and cross *is* alpha = 0: store what the sampler draws with;
+        # the mix means nothing when every batch is of one kind.
+        if self.strategy != "hybrid":
+            object.__setattr__(self, "alpha", 1.0 if self.strategy == "mono" else 0.0)
+            object.__setattr__(self, "mix", "per-batch")
+        else:
+            object.__setattr__(self, "alpha", alpha)
 
     @property
-    def effective_alpha(self) -> float:
-        """Probability of a monolingual batch/pair: 1 for mono, 0 for cross."""
-        return {"mono": 1.0, "cross": 0.0}.get(self.strategy, self.alpha)
+    def label(self) -> str:
+        """Short name: ``mono``, ``cross``, ``hybrid-a0.5``, ``hybrid-pp-a0.5`` (+ ``-pb``)."""
+        if self.strategy != "hybrid":
+            label = self.strategy
+        else:
+            label = f"hybrid{'-pp' if self.mix == 'per-pair' else ''}-a{self.alpha:g}"
+        return label + ("-pb" if self.cross_pair_per_batch and self.strategy != "mono" else "")
 
 
 CORPUS_SOURCES = ("xnli", "tatoeba", "hf")
@@ -124,7 +157,8 @@ class TrainConfig(_Serialisable):
         steps: optimizer steps (``max_steps``).
         batch_size: pairs per batch per process (the paper's is 100).
         learning_rate, weight_decay, warmup_ratio: AdamW and linear schedule (paper: 3e-5, 0.01).
-        scale: inverse temperature of ``MultipleNegativesRankingLoss``.
+        mnrl_scale: inverse temperature of ``MultipleNegativesRankingLoss`` (``scale`` in
+            sentence-transformers; named so it is never read as a model size).
         max_seq_length: token limit during training (restored before saving).
         freeze_embeddings: keep the word-embedding matrix fixed (a CPU step gets much cheaper).
         validation_items: items (XNLI premise groups) held out for the validation loss; 0 = none.
@@ -148,7 +182,7 @@ class TrainConfig(_Serialisable):
     learning_rate: float = 3e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    scale: float = 20.0
+    mnrl_scale: float = 20.0
     max_seq_length: int = 128
     freeze_embeddings: bool = True
     validation_items: int = 200
@@ -171,6 +205,8 @@ class TrainConfig(_Serialisable):
     resume: bool = True
 
     def __post_init__(self) -> None:
+        _require_ints(self, ("steps", "batch_size", "seed", "validation_items", "eval_steps",
+                             "logging_steps", "save_steps", "limit_items", "max_seq_length"))
         sources = self.corpus.split("+")
         if not sources or any(s not in CORPUS_SOURCES for s in sources) or len(set(sources)) != len(sources):
             raise ValueError(f"corpus must join distinct sources among {CORPUS_SOURCES} with '+', "
@@ -192,8 +228,8 @@ class TrainConfig(_Serialisable):
         if self.limit_items is not None and self.limit_items < 1:
             raise ValueError("limit_items must be a positive integer")
         if not (self.learning_rate > 0 and self.weight_decay >= 0 and 0 <= self.warmup_ratio < 1
-                and self.scale > 0 and self.max_seq_length >= 8):
-            raise ValueError("learning_rate and scale must be > 0, weight_decay >= 0, "
+                and self.mnrl_scale > 0 and self.max_seq_length >= 8):
+            raise ValueError("learning_rate and mnrl_scale must be > 0, weight_decay >= 0, "
                              "warmup_ratio in [0, 1), max_seq_length >= 8")
 
     @property
@@ -208,6 +244,53 @@ class TrainConfig(_Serialisable):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         data = dict(data)
+        if "scale" in data and "mnrl_scale" not in data:  # run files before the rename
+            data["mnrl_scale"] = data.pop("scale")
         if isinstance(data.get("sampling"), dict):
             data["sampling"] = SamplingConfig.from_dict(data["sampling"])
         return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
+
+
+JOB_KINDS = ("evaluate", "train")
+
+
+@dataclass(frozen=True)
+class JobConfig(_Serialisable):
+    """What one run does: a zero-shot evaluation, or a training followed by its evaluation.
+
+    The one payload from a front-end to the run: the CLI and the dashboard build it, the job
+    queue stores ``to_dict()`` in the run directory and the worker rebuilds it with
+    ``from_dict`` (``python -m hybridir_core run <run-dir>``). Argv is only a display format.
+
+    Attributes:
+        kind: ``evaluate`` or ``train``.
+        eval: the evaluation (for ``train``, of the trained model).
+        train: the training (``train`` jobs only).
+    """
+
+    kind: str
+    eval: EvalConfig
+    train: TrainConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in JOB_KINDS:
+            raise ValueError(f"kind must be one of {JOB_KINDS}, got {self.kind!r}")
+        if (self.kind == "train") != (self.train is not None):
+            raise ValueError("a train job needs a training configuration, an evaluate job none")
+
+    @property
+    def model(self) -> str:
+        """The model the job starts from."""
+        return self.train.model if self.train is not None else self.eval.model
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "eval": self.eval.to_dict(),
+                "train": self.train.to_dict() if self.train is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JobConfig":
+        if not isinstance(data, dict) or not isinstance(data.get("eval"), dict):
+            raise ValueError(f"not a job configuration: {data!r:.200}")
+        train = data.get("train")
+        return cls(kind=data.get("kind", ""), eval=EvalConfig.from_dict(data["eval"]),
+                   train=TrainConfig.from_dict(train) if isinstance(train, dict) else None)

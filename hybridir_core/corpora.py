@@ -19,15 +19,15 @@ make one the other's false in-batch negative.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import paths
 from .config import PAPER_TRAIN_LANGUAGES
-from .data import REPO_ROOT, DataError
+from .data import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -160,16 +160,15 @@ class ParallelCorpus:
 
 
 def find_corpus_dir(name: str, data_dir: str | Path | None = None) -> Path:
-    """The folder ``<root>/<name>``; roots as in ``data.resolve_data_dir`` (never downloads)."""
-    roots = [Path(data_dir).expanduser()] if data_dir else []
-    if os.environ.get("HYBRIDIR_DATA_DIR"):
-        roots.append(Path(os.environ["HYBRIDIR_DATA_DIR"]).expanduser())
-    roots += [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "datasets"]
-    for root in roots:
-        if (root / name).is_dir():
-            return root / name
-    raise DataError(f"no {name}/ folder in " + ", ".join(str(r) for r in roots)
-                    + "; pass --data-dir or set HYBRIDIR_DATA_DIR")
+    """The folder ``<root>/<name>``, roots as in ``paths.data_roots`` (never downloads)."""
+    try:
+        root = paths.find_data(name, data_dir)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
+    if root is None:
+        raise DataError(f"no {name}/ folder in " + ", ".join(str(r) for r in paths.data_roots(data_dir))
+                        + f"; pass --data-dir or set {paths.DATA_DIR_ENV}")
+    return root / name
 
 
 def _read_tsv(path: Path, n_columns: int) -> list[list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from . import paths
+from .paths import REPO_ROOT
+
 LAREQA_LANGUAGES = {
     "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
     "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
@@ -72,32 +73,26 @@ class LareqaData:
 
 
 def resolve_data_dir(explicit: str | Path | None = None, download: bool = True) -> Path:
-    """Find the directory holding ``xquad-r/`` and ``mlqa-r/``.
+    """Find the directory holding ``xquad-r/`` and ``mlqa-r/`` (order in ``paths.data_roots``).
 
-    Order: ``explicit``, env ``HYBRIDIR_DATA_DIR``, ``data/`` in the repo,
-    ``../shared/datasets`` beside the checkout. If none holds the files and ``download`` is
-    set, fetch them from the pinned public source into ``data/`` (verifying checksums).
+    A folder the user names (``explicit`` or the env variable) is used as it is. Otherwise, if
+    no default folder holds the files and ``download`` is set, fetch them from the pinned
+    public source into ``data/`` (verifying checksums).
     """
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_dir():
-            raise DataError(f"{path}: data directory does not exist")
-        return path
-    env = os.environ.get("HYBRIDIR_DATA_DIR")
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise DataError(f"{path}: HYBRIDIR_DATA_DIR does not exist")
-        return path
-    candidates = [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "datasets"]
-    for path in candidates:
-        if (path / "xquad-r" / "en.json").is_file():
-            return path
+    try:
+        roots = paths.data_roots(explicit)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
+    if paths.user_chose_data_dir(explicit):
+        return roots[0]
+    found = paths.find_data("xquad-r/en.json")
+    if found is not None:
+        return found
     if download:
         return download_lareqa(REPO_ROOT / "data")
     raise DataError(
-        "No XQuAD-R/MLQA-R files found in " + ", ".join(str(p) for p in candidates)
-        + "; set HYBRIDIR_DATA_DIR or pass --data-dir."
+        "No XQuAD-R/MLQA-R files found in " + ", ".join(str(p) for p in roots)
+        + f"; set {paths.DATA_DIR_ENV} or pass --data-dir."
     )
 
 

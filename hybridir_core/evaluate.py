@@ -1,7 +1,7 @@
 """Zero-shot LAReQA evaluation: encode each distinct text once, then exact ranks per cell.
 
 The flow is ``load data -> encode (queries with the query prompt, candidates with the
-passage prompt) -> exact ranks (metrics.exact_ranks) -> ranks table -> cells and
+passage prompt) -> exact ranks (ranking.exact_ranks) -> ranks table -> cells and
 aggregates``. Everything the dashboard shows derives from the ranks table, so a shipped
 number can always be recomputed from its evidence.
 """
@@ -14,16 +14,17 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import bias, metrics, runs
+from . import bias, metrics, ranking, runs
 from .config import EvalConfig
-from .data import REPO_ROOT, LareqaData, load_lareqa
+from .data import LareqaData, load_lareqa
+from .paths import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -103,7 +104,7 @@ def encoder_for(model, backend: str):
                                                       inplace=False)
 
 
-def ranks_table(data: LareqaData, blocks: metrics.RankBlocks) -> pd.DataFrame:
+def ranks_table(data: LareqaData, blocks: ranking.RankBlocks) -> pd.DataFrame:
     """Flatten rank blocks into ``runs.RANK_COLUMNS`` rows."""
     questions = data.questions
     return pd.DataFrame({
@@ -133,7 +134,7 @@ def evaluate_dataset(
                          config.batch_size, progress, f"encoding {data.name} candidates", bucketed)
     encoded = time.perf_counter()
     block_of = {lang: i for i, lang in enumerate(data.languages)}
-    blocks = metrics.exact_ranks(
+    blocks = ranking.exact_ranks(
         q_emb, c_emb, data.relevant_candidates(),
         data.candidates["lang"].map(block_of).to_numpy(), config.chunk_size,
         (lambda done, total: progress(f"ranking {data.name}", done, total)) if progress else None,
@@ -175,7 +176,7 @@ def environment_info() -> dict[str, Any]:
         },
         "git_commit": commit,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -191,11 +192,9 @@ def run_evaluation(
     out_dir = Path(out_dir)
     if progress:
         progress("building the model", 0, 1)
-    if isinstance(model, (str, Path)):
-        from .models import load_model
+    from .models import ensure_loaded
 
-        model = load_model(str(model))
-    loaded = model
+    loaded = ensure_loaded(model)
     all_ranks, matrices, summaries = [], [], {}
     for name in config.datasets:
         if progress:
@@ -213,12 +212,10 @@ def run_evaluation(
         all_ranks.append(result.ranks)
         matrices.append(matrix)
         summaries[name] = summary
-    spec = loaded.spec
     run_config = {
         "run_id": out_dir.name,
         "kind": "eval",
-        "model": {"name": spec.name, "local_dir": str(loaded.local_dir), "source": spec.source,
-                  "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale},
+        "model": loaded.record(),
         "datasets": list(config.datasets),
         "eval": config.to_dict(),
         "train": None,

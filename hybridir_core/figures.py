@@ -1,7 +1,7 @@
 """Pure ``DataFrame -> plotly.Figure`` builders for the dashboard (tested on data, not pixels).
 
 Inputs are the tidy tables the core already writes or derives: ``matrix.csv`` rows,
-``export.summary_frame``, ``reference.summary_frame``, ``bias.rank_distances`` and the ranks
+``vocabulary.summary_frame``, ``published.summary_frame``, ``bias.rank_distances`` and the ranks
 table. No builder computes a metric; they pivot, order and draw.
 """
 
@@ -14,20 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .report import alpha_sweeps
+from .vocabulary import MAP_LABELS, METRIC_LABELS, ZERO_SHOT, language_order
 
-MULTI = "multi"
-METRIC_LABELS = {"map": "mAP", "recall_at_1": "Recall@1", "recall_at_10": "Recall@10"}
-SETTING_LABELS = {"mono_map": "Mono mAP", "cross_map": "Cross mAP", "multi_map": "Multi mAP"}
-SAMPLING_COLORS = {"zero-shot": "#7f7f7f", "mono": "#1f77b4", "cross": "#ff7f0e", "hybrid": "#2ca02c"}
+SAMPLING_COLORS = {ZERO_SHOT: "#7f7f7f", "mono": "#1f77b4", "cross": "#ff7f0e", "hybrid": "#2ca02c"}
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "pentagon", "hexagon"]
 PUBLISHED_SYMBOLS = {"XLM-R": "star", "LaBSE": "star-diamond"}
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
-
-
-def language_order(langs) -> list[str]:
-    """Languages sorted, with the multilingual pool last."""
-    langs = set(langs)
-    return sorted(langs - {MULTI}) + ([MULTI] if MULTI in langs else [])
 
 
 def matrix_grid(matrix: pd.DataFrame, dataset: str, metric: str = "map") -> pd.DataFrame:
@@ -101,7 +93,7 @@ def difference_heatmap(matrix_a: pd.DataFrame, matrix_b: pd.DataFrame, dataset: 
                        "<br>Holm p %{customdata:.3g}<extra></extra>"),
         colorbar=dict(title=f"Δ {label}"),
     ))
-    note = " (* Holm-adjusted p < %g)" % alpha if cell_tests is not None else ""
+    note = f" (* Holm-adjusted p < {alpha:g})" if cell_tests is not None else ""
     fig.update_layout(title=f"{label} difference on {dataset}: {label_a} − {label_b}{note}",
                       xaxis_title="candidate language", yaxis_title="query language", **LAYOUT)
     fig.update_yaxes(autorange="reversed", type="category")
@@ -118,13 +110,13 @@ def tradeoff_scatter(summary: pd.DataFrame, dataset: str, x: str = "mono_map", y
     """One point per run: ``x`` vs ``y`` mAP; colour = sampling, marker = model scale.
 
     Reference runs (``source == "reference"``) get open markers in their own legend group;
-    ``published`` rows (``reference.summary_frame``) are drawn as separate, labelled star
+    ``published`` rows (``published.summary_frame``) are drawn as separate, labelled star
     traces in their own legend group, never merged with local runs.
     """
     local = summary[summary["dataset"] == dataset]
     symbols = _symbol_map(local["scale"].fillna("?"))
     fig = go.Figure()
-    groups = local.groupby([local["source"].fillna("local"), local["sampling"].fillna("zero-shot"),
+    groups = local.groupby([local["source"].fillna("local"), local["sampling"].fillna(ZERO_SHOT),
                             local["scale"].fillna("?").astype(str)], sort=True)
     for (source, sampling, scale), group in groups:
         reference_runs = source == "reference"
@@ -139,8 +131,8 @@ def tradeoff_scatter(summary: pd.DataFrame, dataset: str, x: str = "mono_map", y
                                   color=SAMPLING_COLORS.get(sampling, "#9467bd") if reference_runs else "white")),
             text=group["run"] + alpha_txt,
             hovertemplate="%{text}" + (" (reference run)" if reference_runs else "") + "<br>"
-                          + SETTING_LABELS.get(x, x) + " %{x:.3f}<br>"
-                          + SETTING_LABELS.get(y, y) + " %{y:.3f}<extra></extra>",
+                          + MAP_LABELS.get(x, x) + " %{x:.3f}<br>"
+                          + MAP_LABELS.get(y, y) + " %{y:.3f}<extra></extra>",
         ))
     if published is not None and not published.empty:
         ref = published[published["dataset"] == dataset]
@@ -151,11 +143,11 @@ def tradeoff_scatter(summary: pd.DataFrame, dataset: str, x: str = "mono_map", y
                 marker=dict(size=15, symbol=PUBLISHED_SYMBOLS.get(model, "star"),
                             color=SAMPLING_COLORS.get(sampling, "#333"), line=dict(width=1, color="#333")),
                 text=group["run"],
-                hovertemplate="%{text} (published)<br>" + SETTING_LABELS.get(x, x) + " %{x:.3f}<br>"
-                              + SETTING_LABELS.get(y, y) + " %{y:.3f}<extra></extra>",
+                hovertemplate="%{text} (published)<br>" + MAP_LABELS.get(x, x) + " %{x:.3f}<br>"
+                              + MAP_LABELS.get(y, y) + " %{y:.3f}<extra></extra>",
             ))
-    fig.update_layout(title=f"{SETTING_LABELS.get(x, x)} vs {SETTING_LABELS.get(y, y)} on {dataset}",
-                      xaxis_title=SETTING_LABELS.get(x, x), yaxis_title=SETTING_LABELS.get(y, y),
+    fig.update_layout(title=f"{MAP_LABELS.get(x, x)} vs {MAP_LABELS.get(y, y)} on {dataset}",
+                      xaxis_title=MAP_LABELS.get(x, x), yaxis_title=MAP_LABELS.get(y, y),
                       legend=dict(groupclick="toggleitem"), **LAYOUT)
     return fig
 
@@ -173,10 +165,10 @@ def alpha_curve(summary: pd.DataFrame, dataset: str) -> go.Figure | None:
     dashes = {"mono_map": "solid", "cross_map": "dash", "multi_map": "dot"}
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
     for i, (sweep, group) in enumerate(sweeps.groupby("sweep", sort=True)):  # colour = sweep, dash = setting
-        by_alpha = group.groupby("effective_alpha")
-        mean, std = by_alpha[list(SETTING_LABELS)].mean(), by_alpha[list(SETTING_LABELS)].std()
+        by_alpha = group.groupby("alpha")
+        mean, std = by_alpha[list(MAP_LABELS)].mean(), by_alpha[list(MAP_LABELS)].std()
         n_seeds = by_alpha.size()
-        for col, label in SETTING_LABELS.items():
+        for col, label in MAP_LABELS.items():
             spread = std[col].fillna(0.0)
             fig.add_trace(go.Scatter(
                 x=mean.index, y=mean[col], mode="lines+markers", name=f"{label} · {sweep}",

@@ -1,11 +1,14 @@
 """A one-at-a-time job queue for the dashboard, kept in the run directories themselves.
 
-``submit`` writes ``runs/<id>/job.json`` (the argv) and ``status.json`` (state ``queued``),
-then makes sure a worker runs. The worker, ``python -m hybridir_core.jobs --runs-dir runs``,
-is a detached process (its own session, so it outlives the Streamlit script, a reload or a
-closed tab); an exclusive ``flock`` on ``runs/.jobs.lock`` keeps it the only one. It runs
-queued jobs first-in first-out, each as ``python -m hybridir_core <args> --out runs/<id>``
-in its own process group with output to ``runs/<id>/job.log``, and writes the final state.
+``submit`` takes a validated ``config.JobConfig``: it writes ``runs/<id>/request.json`` (the
+configuration, ``JobConfig.to_dict()``), ``job.json`` (queue bookkeeping) and ``status.json``
+(state ``queued``), then makes sure a worker runs. The worker,
+``python -m hybridir_core worker --runs-dir runs``, is a detached process (its own session, so
+it outlives the Streamlit script, a reload or a closed tab); an exclusive ``flock`` on
+``runs/.jobs.lock`` keeps it the only one. It runs queued jobs first-in first-out, each as
+``python -m hybridir_core run runs/<id>`` (which rebuilds the configuration with
+``JobConfig.from_dict``) in its own process group with output to ``runs/<id>/job.log``, and
+writes the final state.
 
 Truth lives in ``status.json`` (written by the job while it runs, by the queue before and
 after); nothing is guessed from PIDs or log text except the words of a failure. A run is
@@ -15,7 +18,6 @@ failed or cancelled job never pass for a finished run.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
@@ -24,17 +26,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from . import runs
+from .config import JobConfig
+from .paths import REPO_ROOT
 
 JOB, LOG, CANCEL = "job.json", "job.log", "cancel.request"
 LOCK = ".jobs.lock"
 WORKER_LOG = ".jobs-worker.log"
 ACTIVE, FINAL = ("queued", "running"), ("done", "failed", "cancelled")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
 TERMINATE_GRACE_SECONDS = 10.0
 IDLE_EXIT_SECONDS = 2.0
@@ -49,61 +54,41 @@ def default_command() -> list[str]:
     return [sys.executable, "-m", "hybridir_core"]
 
 
-# -- argv builders (the dashboard form and tests both use them) -------------------------------
-
-def evaluate_args(model: str, dataset: str, limit_per_lang: int | None = None) -> list[str]:
-    """argv after ``python -m hybridir_core`` for a zero-shot evaluation."""
-    args = ["evaluate", "--model", model, "--dataset", dataset]
-    if limit_per_lang:
-        args += ["--limit-per-lang", str(int(limit_per_lang))]
-    return args
-
-
-def train_args(
-    model: str, sampling: str, alpha: float | None = None, mix: str | None = None,
-    steps: int | None = None, batch_size: int | None = None, seed: int | None = None,
-    limit_per_lang: int | None = None, dataset: str | None = None,
-) -> list[str]:
-    """argv after ``python -m hybridir_core`` for training then evaluating.
-
-    ``alpha`` and ``mix`` are passed only for the hybrid strategy (mono is alpha 1, cross 0).
-    """
-    if sampling not in ("mono", "cross", "hybrid"):
-        raise JobError(f"sampling must be mono, cross or hybrid, got {sampling!r}")
-    args = ["train", "--model", model, "--sampling", sampling]
-    if sampling == "hybrid":
-        if alpha is not None:
-            args += ["--alpha", f"{float(alpha):g}"]
-        if mix:
-            args += ["--mix", mix]
-    for flag, value in (("--steps", steps), ("--batch-size", batch_size), ("--seed", seed),
-                        ("--limit-per-lang", limit_per_lang)):
-        if value is not None and value != "":
-            args += [flag, str(int(value))]
-    if dataset:
-        args += ["--dataset", dataset]
-    return args
-
-
 # -- submitting, listing, cancelling ------------------------------------------------------------
 
-def submit(args: Sequence[str], run_id: str, runs_root: Path,
+def describe(job: JobConfig) -> str:
+    """One line saying what a job runs (the job list shows it)."""
+    ev = job.eval
+    where = (" + ".join(ev.datasets) + (f", quick ({ev.limit_per_lang} per language)"
+                                        if ev.limit_per_lang else ""))
+    if job.train is None:
+        return f"zero-shot {ev.model} on {where}"
+    t = job.train
+    return (f"train {t.model} · {t.sampling.label} · seed {t.seed} · {t.steps} steps × {t.batch_size}"
+            f" · then evaluate on {where}")
+
+
+def submit(job: JobConfig, run_id: str, runs_root: Path,
            command: Sequence[str] | None = None, start_worker: bool = True) -> Path:
-    """Queue ``<command> <args> --out runs_root/run_id`` and make sure a worker runs.
+    """Queue ``job`` into ``runs_root/run_id`` and make sure a worker runs.
 
     Args:
-        args: CLI arguments after ``python -m hybridir_core`` (see ``train_args``).
+        job: a validated configuration (the dashboard form builds it; invalid values were
+            refused when it was built).
         run_id: the run directory name, validated by ``runs.validate_run_id``.
         runs_root: the folder of run directories.
-        command: the program prefix (default ``python -m hybridir_core``); tests pass a fake.
+        command: the program the worker runs as ``<command> run <run-dir>`` (default
+            ``python -m hybridir_core``); tests pass a fake.
         start_worker: start a detached worker if none holds the queue lock.
 
     Returns:
         The run directory.
 
     Raises:
-        JobError: bad run name, or a run directory of that name already exists.
+        JobError: not a job configuration, a bad run name, or a run of that name exists.
     """
+    if not isinstance(job, JobConfig):
+        raise JobError(f"submit takes a JobConfig, got {type(job).__name__}")
     try:
         runs.validate_run_id(run_id)
     except runs.RunError as exc:
@@ -114,14 +99,12 @@ def submit(args: Sequence[str], run_id: str, runs_root: Path,
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise JobError(f"A run named {run_id!r} already exists in {runs_root}; pick another name.") from None
-    argv = [*(command or default_command()), *map(str, args), "--out", str(run_dir)]
-    now = time.time()
-    runs.write_json(run_dir / JOB, {"run_id": run_id, "args": list(map(str, args)), "argv": argv,
-                                    "submitted": now, "submitted_ns": time.time_ns()})
-    runs.write_json(run_dir / runs.STATUS, {
-        "state": "queued", "phase": "queued", "step": 0, "total": 0,
-        "message": "waiting for the jobs before it", "started": None, "updated": now, "error": None,
-    })
+    runs.write_request(run_dir, job.to_dict())
+    runs.write_json(run_dir / JOB, {"run_id": run_id, "command": list(command or default_command()),
+                                    "description": describe(job), "submitted": time.time(),
+                                    "submitted_ns": time.time_ns()})
+    runs.StatusWriter(run_dir).update(state="queued", phase="queued", step=0, total=0, started=None,
+                                      message="waiting for the jobs before it", error=None)
     if start_worker:
         ensure_worker(runs_root)
     return run_dir
@@ -133,12 +116,11 @@ class Job:
 
     run_id: str
     path: Path
-    args: list[str]
+    description: str
     submitted: float
     status: dict[str, Any]
     phase_start: dict[str, Any] | None = None
     stale: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -197,7 +179,7 @@ def list_jobs(runs_root: Path) -> list[Job]:
         except (OSError, ValueError):
             continue
         status = runs.read_status(job_file.parent)
-        job = Job(job_file.parent.name, job_file.parent, meta.get("args", []),
+        job = Job(job_file.parent.name, job_file.parent, str(meta.get("description", "")),
                   meta.get("submitted", 0.0), status, meta.get("phase_start"))
         # A job left "running" with no worker alive was interrupted (the machine or worker died).
         job.stale = status.get("state") == "running" and not worker_alive
@@ -289,7 +271,7 @@ def ensure_worker(runs_root: Path) -> bool:
         return False
     with open(runs_root / WORKER_LOG, "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "hybridir_core.jobs", "--runs-dir", str(runs_root.resolve())],
+            [*default_command(), "worker", "--runs-dir", str(runs_root.resolve())],
             cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, env=_child_env(),
         )
@@ -346,14 +328,12 @@ def _run_job(runs_root: Path, run_dir: Path) -> None:
         if runs.read_status(run_dir).get("state") != "queued":  # cancelled meanwhile
             return
         meta = _read_job(run_dir)
-        runs.write_json(run_dir / runs.STATUS, {
-            "state": "running", "phase": "starting", "step": 0, "total": 0,
-            "message": "starting the job", "started": time.time(), "updated": time.time(),
-            "error": None,
-        })
+        runs.StatusWriter(run_dir).update(state="running", phase="starting", step=0, total=0,
+                                          message="starting the job", started=time.time(), error=None)
+        argv = [*meta.get("command", default_command()), "run", str(run_dir)]
         with open(run_dir / LOG, "ab") as log:
             try:
-                proc = subprocess.Popen(meta["argv"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
                                         stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, env=_child_env())
             except (OSError, KeyError) as exc:
@@ -405,10 +385,7 @@ def _recover_interrupted(runs_root: Path) -> None:
 
 
 def _finish(run_dir: Path, state: str, words: str) -> None:
-    status = runs.read_status(run_dir)
-    status.update(state=state, updated=time.time(), message=words,
-                  error=words if state == "failed" else None)
-    runs.write_json(run_dir / runs.STATUS, status)
+    runs.StatusWriter(run_dir).update(state=state, message=words, error=words if state == "failed" else None)
 
 
 def _read_job(run_dir: Path) -> dict[str, Any]:
@@ -430,8 +407,8 @@ def _terminate_job(run_dir: Path) -> None:
     """End a job left without a worker, only if its process is still this job (PIDs get reused)."""
     pgid = _read_job(run_dir).get("pgid")
     try:
-        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().decode("utf-8", "replace") if pgid else ""
-    except OSError:
+        cmdline = psutil.Process(pgid).cmdline() if pgid else []
+    except (psutil.Error, ValueError):
         return
     if str(run_dir) in cmdline:
         _terminate_group(pgid)
@@ -466,23 +443,4 @@ class _state_lock:
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    path = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
-    return env
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run queued hybridir jobs one at a time.")
-    parser.add_argument("--runs-dir", type=Path, default=None,
-                        help="folder of run directories (default: $HYBRIDIR_RUNS_DIR or runs/)")
-    parser.add_argument("--idle-exit", type=float, default=IDLE_EXIT_SECONDS,
-                        help="seconds to wait for new jobs before exiting")
-    ns = parser.parse_args(argv)
-    run_worker(ns.runs_dir or runs.runs_root(), ns.idle_exit)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from hybridir_core.e5s1 import PROMPTS as E5_PROMPTS
@@ -105,6 +105,12 @@ class LoadedModel:
     model: SentenceTransformer
     spec: ModelSpec
     local_dir: Path
+
+    def record(self) -> dict[str, Any]:
+        """The model as a run's ``config.json`` records it."""
+        spec = self.spec
+        return {"name": spec.name, "local_dir": str(self.local_dir), "source": spec.source,
+                "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale}
 
 
 _Q, _P = E5_PROMPTS["query"], E5_PROMPTS["passage"]
@@ -174,7 +180,7 @@ def offline_bin_path() -> Path:
 
 
 @dataclass(frozen=True)
-class _Recipe:
+class _BuildRecipe:
     version: int
     build: Callable[[Path, Path], None]  # (tmp_dir, cache_dir)
     needs: tuple[str, ...] = ()
@@ -187,7 +193,7 @@ def _recipe_key(name: str) -> str:
     return f"{name}:v{recipe.version}{deps}"
 
 
-def is_complete(model_dir: Path, name: str) -> bool:
+def is_built(model_dir: Path, name: str) -> bool:
     """Whether ``model_dir`` holds a finished build of the current recipe for ``name``."""
     marker = model_dir / COMPLETE_MARKER
     try:
@@ -217,13 +223,13 @@ def ensure_built(name: str, cache_dir: Path | str | None = None) -> Path:
         raise ModelError(f"{name!r} is not an offline model; offline models: {', '.join(offline_names())}")
     root = resolve_cache_dir(cache_dir)
     final = root / name
-    if is_complete(final, name):
+    if is_built(final, name):
         return final
     for dep in _RECIPES[name].needs:
         ensure_built(dep, root)
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root / f".{name}.lock"):
-        if is_complete(final, name):  # built by another process meanwhile
+        if is_built(final, name):  # built by another process meanwhile
             return final
         _remove_leftovers(root, name)
         _build(name, root, final)
@@ -339,14 +345,19 @@ def _build_me5_static(tmp: Path, root: Path) -> None:
     shutil.rmtree(m2v_dir)
 
 
-_RECIPES: dict[str, _Recipe] = {
-    "me5-small": _Recipe(1, _build_me5_small),
-    "me5-small-l6": _Recipe(1, _build_me5_small_l6, needs=("me5-small",)),
-    "me5-static": _Recipe(1, _build_me5_static, needs=("me5-small",)),
+_RECIPES: dict[str, _BuildRecipe] = {
+    "me5-small": _BuildRecipe(1, _build_me5_small),
+    "me5-small-l6": _BuildRecipe(1, _build_me5_small_l6, needs=("me5-small",)),
+    "me5-static": _BuildRecipe(1, _build_me5_static, needs=("me5-small",)),
 }
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def ensure_loaded(model: "str | Path | LoadedModel") -> LoadedModel:
+    """A ``LoadedModel`` from a registry name or path; a ``LoadedModel`` is returned as is."""
+    return model if isinstance(model, LoadedModel) else load_model(str(model))
 
 
 def load_model(

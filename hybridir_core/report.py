@@ -9,32 +9,23 @@ functions the dashboard's Trade-offs page calls, rendered as Markdown.
 - ``seed_differences``: recipe A − recipe B per shared seed (the spread of the effect itself).
 - ``recipe_tests``: paired tests over queries with each query's AP averaged over the seeds of
   its recipe (``stats.compare_run_groups``).
+
+The command line (``report``) lives in ``hybridir_core.cli``.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import runs, stats
-from .config import DATASETS
-from .export import summary_frame
+from .vocabulary import MEASURES as VALUES
+from .vocabulary import SAMPLING_ORDER, ZERO_SHOT, dataset_order, summary_frame, training_label
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
-VALUES = {"mono_map": "Mono", "cross_map": "Cross", "multi_map": "Multi",
-          "mean_rank_distance": "rank dist."}
-SAMPLING_ORDER = {"zero-shot": 0, "mono": 1, "hybrid": 2, "cross": 3}
-DATASET_ORDER = {name: i for i, name in enumerate(DATASETS)}
-
-
-def dataset_order(values) -> list[str]:
-    """Distinct dataset names, known ones in ``config.DATASETS`` order (XQuAD-R first), then the rest."""
-    return sorted(set(values), key=lambda d: (DATASET_ORDER.get(d, len(DATASET_ORDER)), d))
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -52,25 +43,9 @@ class Recipe:
     alpha: float | None = None
     steps: int | None = None
 
-    @classmethod
-    def parse(cls, text: str) -> Recipe:
-        """``model:sampling[:alpha]``, e.g. ``me5-small-l6:hybrid:0.5`` or ``me5-small:mono``."""
-        parts = text.split(":")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise ValueError(f"recipe {text!r}: expected model:sampling[:alpha], "
-                             "e.g. me5-small-l6:hybrid:0.5")
-        alpha = None
-        if len(parts) == 3:
-            try:
-                alpha = float(parts[2])
-            except ValueError:
-                raise ValueError(f"recipe {text!r}: alpha {parts[2]!r} is not a number") from None
-        return cls(parts[0], parts[1], alpha)
-
     @property
     def label(self) -> str:
-        alpha = f" α={self.alpha:g}" if self.alpha is not None and self.sampling == "hybrid" else ""
-        return f"{self.model} {self.sampling}{alpha}"
+        return f"{self.model} {training_label(self.sampling, self.alpha)}"
 
     def select(self, summary: pd.DataFrame) -> pd.DataFrame:
         """The summary rows of this recipe; an error if they mix training lengths or mixes."""
@@ -92,18 +67,11 @@ class Recipe:
         return keep
 
 
-def training_label(row: pd.Series) -> str:
-    """``zero-shot``, ``mono``, ``cross`` or ``hybrid α=0.5`` (+ mix when per pair)."""
-    if row["sampling"] != "hybrid":
-        return str(row["sampling"])
-    mix = "" if row.get("mix") in (None, "per-batch") or pd.isna(row.get("mix")) else f" {row['mix']}"
-    return f"hybrid α={float(row['alpha']):g}{mix}"
-
-
 def _with_recipe(summary: pd.DataFrame) -> pd.DataFrame:
     frame = summary.copy()
-    frame["sampling"] = frame["sampling"].fillna("zero-shot")
-    frame["training"] = frame.apply(training_label, axis=1) if len(frame) else []
+    frame["sampling"] = frame["sampling"].fillna(ZERO_SHOT)
+    frame["training"] = [training_label(s, a, m) for s, a, m in
+                         zip(frame["sampling"], frame["alpha"], frame["mix"])]
     return frame
 
 
@@ -137,22 +105,21 @@ def seed_table(summary: pd.DataFrame) -> pd.DataFrame:
 def alpha_sweeps(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Runs that form an α sweep: same model, mix and steps, at least two distinct α.
 
-    Mono runs count as α = 1 and cross runs as α = 0 (the probability of a monolingual
-    batch; the sampler draws exactly the same batches for them as hybrid at α 1 or 0).
-    Returns the rows with an ``effective_alpha`` and a ``sweep`` label, sorted by α.
+    Mono runs are α = 1 and cross runs α = 0 (``SamplingConfig`` stores them so: the sampler
+    draws exactly the same batches for them as hybrid at α 1 or 0). Returns the rows with a
+    ``sweep`` label, sorted by α.
     """
     rows = summary[(summary["dataset"] == dataset) & summary["sampling"].isin(["mono", "cross", "hybrid"])].copy()
     if rows.empty:
-        return rows.assign(effective_alpha=[], sweep=[])
-    rows["effective_alpha"] = np.where(rows["sampling"] == "mono", 1.0,
-                                       np.where(rows["sampling"] == "cross", 0.0, rows["alpha"].astype(float)))
+        return rows.assign(sweep=[])
     rows["sweep"] = (rows["model"].astype(str) + " · " + rows["steps"].astype(str) + " steps")
     mixes = rows[rows["sampling"] == "hybrid"].groupby("sweep")["mix"].agg(lambda m: "/".join(sorted(set(map(str, m)))))
     rows["sweep"] = rows["sweep"] + rows["sweep"].map(lambda s: f" · {mixes[s]}" if s in mixes else "")
-    distinct = rows.groupby("sweep")["effective_alpha"].nunique()
+    distinct = rows.groupby("sweep")["alpha"].nunique()
     keep = distinct[distinct >= 2].index
-    rows = rows[rows["sweep"].isin(keep) & (rows.groupby("sweep")["sampling"].transform(lambda s: (s == "hybrid").any()))]
-    return rows.sort_values(["sweep", "effective_alpha", "run"]).reset_index(drop=True)
+    has_hybrid = rows.groupby("sweep")["sampling"].transform(lambda s: (s == "hybrid").any())
+    rows = rows[rows["sweep"].isin(keep) & has_hybrid]
+    return rows.sort_values(["sweep", "alpha", "run"]).reset_index(drop=True)
 
 
 def alpha_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -160,9 +127,9 @@ def alpha_table(summary: pd.DataFrame) -> pd.DataFrame:
     parts = [alpha_sweeps(summary, d) for d in sorted(summary["dataset"].dropna().unique())]
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=["sweep", "effective_alpha", "dataset", "n_seeds", *VALUES])
+        return pd.DataFrame(columns=["sweep", "alpha", "dataset", "n_seeds", *VALUES])
     sweeps = pd.concat(parts, ignore_index=True)
-    grouped = sweeps.groupby(["sweep", "effective_alpha", "dataset"], sort=True)
+    grouped = sweeps.groupby(["sweep", "alpha", "dataset"], sort=True)
     out = grouped[list(VALUES)].mean()
     out.insert(0, "n_seeds", grouped.size())
     return out.reset_index()
@@ -243,9 +210,9 @@ def alpha_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "(no α sweep)"
     rows = {}
-    for _, r in table.sort_values(["sweep", "effective_alpha"]).iterrows():
-        row = rows.setdefault((r["sweep"], r["effective_alpha"]), {
-            "sweep": r["sweep"], "α": f"{r['effective_alpha']:g}", "seeds": r["n_seeds"]})
+    for _, r in table.sort_values(["sweep", "alpha"]).iterrows():
+        row = rows.setdefault((r["sweep"], r["alpha"]), {
+            "sweep": r["sweep"], "α": f"{r['alpha']:g}", "seeds": r["n_seeds"]})
         for value, name in VALUES.items():
             row[f"{r['dataset']} {name}"] = f"{r[value]:.0f}" if value == "mean_rank_distance" else f"{r[value]:.3f}"
     frame = pd.DataFrame(list(rows.values()))
@@ -300,41 +267,3 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
         parts += [f"### A = {a.label} (seeds {seeds_a}) vs B = {b.label} (seeds {seeds_b})", "",
                   comparison_markdown(tests, seed_differences(summary, a, b)), ""]
     return "\n".join(parts)
-
-
-# -- CLI ----------------------------------------------------------------------------------------
-def _cmd_report(args: argparse.Namespace, progress) -> None:
-    roots = [Path(p) for p in args.roots] or [runs.reference_root()]
-    for root in roots:
-        if not root.is_dir():
-            raise ValueError(f"{root}: no such folder of runs")
-    listing = runs.list_runs(*roots)
-    for path, reason in listing.unreadable.items():
-        print(f"skipped {path}: {reason}")
-    found: dict[str, runs.Run] = {}
-    for run in listing.runs:  # the same run id in two folders would count twice
-        if run.run_id in found:
-            print(f"skipped {run.path}: same run id as {found[run.run_id].path}")
-        else:
-            found[run.run_id] = run
-    comparisons = None
-    if args.compare:
-        comparisons = [(Recipe.parse(a), Recipe.parse(b)) for a, b in args.compare]
-    text = findings_markdown(list(found.values()), comparisons, args.resamples)
-    if args.out:
-        runs._atomic_write(Path(args.out), lambda tmp: tmp.write_text(text + "\n"))
-        print(f"wrote {args.out}")
-    else:
-        print(text)
-
-
-def register_cli(subparsers) -> None:
-    """Add ``report`` to ``python -m hybridir_core``."""
-    rp = subparsers.add_parser("report", help="Markdown findings over folders of runs (seeds, α, tests)")
-    rp.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
-    rp.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
-                    help="recipes model:sampling[:alpha]; repeatable (default: hybrid 0.5 vs mono "
-                         "and vs cross for every model)")
-    rp.add_argument("--resamples", type=int, default=2_000, help="resamples per paired test")
-    rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
-    rp.set_defaults(func=_cmd_report, writes_run=False)

@@ -1,7 +1,7 @@
 """Top-k retrieval with FAISS, for results shown to a person (and the scaling benchmark).
 
 Metrics never use this path: they need the exact rank of every relevant candidate, which
-``metrics.exact_ranks`` computes. FAISS answers "what are the k best candidates?".
+``ranking.exact_ranks`` computes. FAISS answers "what are the k best candidates?".
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ MATRIX_COLUMNS = [
     "dataset", "query_lang", "candidate_lang", "map", "recall_at_1", "recall_at_10", "n_queries",
 ]
 RANK_COLUMNS = ["dataset", "question_id", "query_lang", "candidate_lang", "rank_multi", "rank_in_lang"]
-MULTI = "multi"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 CONFIG, METRICS, MATRIX, RANKS = "config.json", "metrics.json", "matrix.csv", "ranks.parquet"
@@ -46,7 +45,8 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
-def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+    """Run ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -61,17 +61,17 @@ def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
     text = json.dumps(data, indent=2, sort_keys=False, default=str)
-    _atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """Write a CSV atomically."""
-    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Write a parquet file atomically."""
-    _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def read_json(path: Path) -> Any:
@@ -152,8 +152,9 @@ def load_run(run_dir: Path, reference: bool = False) -> Run:
     config = read_json(run_dir / CONFIG)
     metrics = read_json(run_dir / METRICS)
     for name, data in ((CONFIG, config), (METRICS, metrics)):
-        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-            raise RunError(f"{run_dir / name}: unknown schema_version {data.get('schema_version') if isinstance(data, dict) else None!r}")
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise RunError(f"{run_dir / name}: unknown schema_version {version!r}")
     try:
         matrix = pd.read_csv(run_dir / MATRIX)
     except FileNotFoundError:
@@ -218,30 +219,36 @@ def runs_signature(*roots: Path) -> tuple:
 class StatusWriter:
     """Writes ``status.json``: the single source of truth about a job's progress.
 
-    The dashboard polls this file; jobs never talk to Streamlit directly.
+    The dashboard polls this file; jobs never talk to Streamlit directly. ``update`` always
+    writes (state changes); ``progress`` is throttled to one write per ``min_interval``
+    seconds, except when the phase changes or reaches its total.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, min_interval: float = 0.5) -> None:
         self.path = Path(run_dir) / STATUS
-        previous = read_status(run_dir)
+        self.min_interval = min_interval
+        self._last_write = 0.0
         self.state: dict[str, Any] = {
-            "state": previous.get("state", "queued"),
-            "phase": previous.get("phase", ""),
-            "step": 0,
-            "total": 0,
-            "message": "",
-            "started": previous.get("started") or time.time(),
-            "error": None,
+            "state": "queued", "phase": "", "step": 0, "total": 0, "message": "",
+            "started": time.time(), "error": None, **read_status(run_dir),
         }
 
     def update(self, **fields: Any) -> None:
-        """Merge ``fields`` (state, phase, step, total, message, error, metrics) and write."""
+        """Merge ``fields`` (state, phase, step, total, message, error, ...) and write now."""
         self.state.update(fields)
         self.state["updated"] = time.time()
         write_json(self.path, self.state)
+        self._last_write = time.monotonic()
 
-    def progress(self, phase: str, step: int, total: int, message: str = "") -> None:
-        self.update(state="running", phase=phase, step=step, total=total, message=message)
+    def progress(self, **fields: Any) -> None:
+        """``update`` at most once per ``min_interval``; a new phase or a finished one always."""
+        new_phase = fields.get("phase", self.state.get("phase")) != self.state.get("phase")
+        step, total = fields.get("step"), fields.get("total")
+        finished = step is not None and total is not None and step >= total
+        if new_phase or finished or time.monotonic() - self._last_write >= self.min_interval:
+            self.update(**fields)
+        else:
+            self.state.update(fields)
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -253,18 +260,21 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-RUNS_DIR_ENV = "HYBRIDIR_RUNS_DIR"
-REFERENCE_DIR_ENV = "HYBRIDIR_REFERENCE_DIR"
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def runs_root() -> Path:
-    """Where local runs live: env ``HYBRIDIR_RUNS_DIR``, else ``runs/`` in the repository."""
-    env = os.environ.get(RUNS_DIR_ENV)
-    return Path(env).expanduser() if env else _REPO_ROOT / "runs"
+REQUEST = "request.json"
+"""The ``JobConfig`` a run directory was asked to run (written by the queue and ``sweep``)."""
 
 
-def reference_root() -> Path:
-    """Where shipped reference runs live: env ``HYBRIDIR_REFERENCE_DIR``, else ``results/reference/``."""
-    env = os.environ.get(REFERENCE_DIR_ENV)
-    return Path(env).expanduser() if env else _REPO_ROOT / "results" / "reference"
+def write_request(run_dir: Path, job: dict[str, Any]) -> None:
+    """Store a job configuration (``JobConfig.to_dict()``) in ``run_dir``."""
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    write_json(Path(run_dir) / REQUEST, {"schema_version": SCHEMA_VERSION, "job": job})
+
+
+def read_request(run_dir: Path) -> dict[str, Any]:
+    """The job configuration stored in ``run_dir`` (a dict for ``JobConfig.from_dict``)."""
+    data = read_json(Path(run_dir) / REQUEST)
+    if not isinstance(data, dict) or not isinstance(data.get("job"), dict):
+        raise RunError(f"{Path(run_dir) / REQUEST}: no job configuration in it")
+    return data["job"]

@@ -140,7 +140,7 @@ class LanguageBatchSampler(DefaultBatchSampler):
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
         self.corpus = corpus
         self.sampling = sampling
-        self.alpha = sampling.effective_alpha
+        self.alpha = sampling.alpha
         self.world_size = world_size or world_size_from_env()
         self.layout = PairLayout(len(corpus), corpus.languages)
         if len(dataset) != self.layout.n_rows:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .vocabulary import MULTI, SETTINGS
 
-SETTINGS = ("mono", "cross", "multi")
 _CHUNK = 512
 _TOL = 1e-12
 
@@ -139,8 +139,8 @@ def query_scores(per_query: pd.DataFrame, setting: str, value: str = "ap") -> pd
     """
     keys = ["dataset", "question_id", "query_lang"]
     cand, query = per_query["candidate_lang"], per_query["query_lang"]
-    masks = {"mono": cand == query, "multi": cand == "multi",
-             "cross": (cand != query) & (cand != "multi")}
+    masks = {"mono": cand == query, "multi": cand == MULTI,
+             "cross": (cand != query) & (cand != MULTI)}
     if setting not in masks:
         raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
     return per_query[masks[setting]].groupby(keys, sort=True)[value].mean()

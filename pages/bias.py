@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from hybridir_core import figures, reference
+from hybridir_core import figures, published
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     pub = ui.published()
     if pub.available:
         st.subheader(f"Published mean rank distance ({pub.short}, Table 2)")
-        ref = reference.summary_frame(pub)
+        ref = published.summary_frame(pub)
         st.dataframe(ref[["run", "dataset", "mean_rank_distance"]].pivot(index="run", columns="dataset"),
                      height=260)
     else:

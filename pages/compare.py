@@ -37,8 +37,9 @@ def main() -> None:
     table = ui.compare(run_a, run_b, resamples)
     st.dataframe(table, hide_index=True, column_config={
         c: st.column_config.NumberColumn(c, format="%.4f") for c in ("map_a", "map_b", "diff", "ci_low", "ci_high")})
-    st.caption("diff = A − B (positive: A is better). Per query: Mono = AP against its own language, Cross = mean AP against the other languages, "
-               "Multi = AP in the pooled ranking; queries paired by id and language. p_randomization: "
+    st.caption("diff = A − B (positive: A is better). Per query: Mono = AP against its own language, "
+               "Cross = mean AP against the other languages, Multi = AP in the pooled ranking; queries "
+               "paired by id and language. p_randomization: "
                "two-sided sign-flip test; p_bootstrap and the 95% interval: paired bootstrap; p_holm: "
                "Holm-adjusted over the rows. Seeded, so the numbers are stable.")
 

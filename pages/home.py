@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from hybridir_core import export, jobs
+from hybridir_core import jobs, vocabulary
 
 
 @st.fragment(run_every=3)
@@ -40,7 +40,7 @@ def main() -> None:
 
     if found.runs:
         st.subheader("Runs")
-        table = export.runs_table(found.runs)
+        table = vocabulary.runs_table(found.runs)
         st.dataframe(table, hide_index=True, column_config={
             "alpha": st.column_config.NumberColumn("α", format="%.2f"),
             **{c: st.column_config.NumberColumn(c, format="%.3f") for c in table.columns

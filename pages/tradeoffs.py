@@ -3,9 +3,9 @@
 import streamlit as st
 
 import ui
-from hybridir_core import export, figures, reference, report
+from hybridir_core import figures, published, report, vocabulary
 
-AXES = {"Mono mAP": "mono_map", "Cross mAP": "cross_map", "Multi mAP": "multi_map"}
+AXES = {label: key for key, label in vocabulary.MAP_LABELS.items()}
 
 
 def main() -> None:
@@ -13,15 +13,15 @@ def main() -> None:
     found = ui.require_runs()
     if found is None:
         return
-    summary = export.summary_frame(found)
+    summary = vocabulary.summary_frame(found)
     dataset = st.sidebar.selectbox("Dataset", ui.datasets_of(found), key="trade_dataset")
     x = AXES[st.sidebar.selectbox("x axis", list(AXES), index=0, key="trade_x")]
     y = AXES[st.sidebar.selectbox("y axis", list(AXES), index=1, key="trade_y")]
     pub = ui.published()
     show_pub = st.sidebar.checkbox("Show the paper's published numbers", value=pub.available,
                                    disabled=not pub.available, key="trade_published")
-    published = reference.summary_frame(pub) if show_pub else None
-    st.plotly_chart(figures.tradeoff_scatter(summary, dataset, x, y, published), key="tradeoff")
+    paper = published.summary_frame(pub) if show_pub else None
+    st.plotly_chart(figures.tradeoff_scatter(summary, dataset, x, y, paper), key="tradeoff")
     st.caption("Colour: sampling; marker: model scale. Stars are the paper's published numbers (XLM-R/LaBSE "
                "trained on far more data), shown for orientation only and kept out of every local table.")
 
@@ -38,7 +38,7 @@ def main() -> None:
         st.caption("One row per recipe (model, sampling, α, steps): mean and sample standard deviation "
                    "over its seeds. Local and reference runs of one recipe are pooled.")
         shown = ["model", "training", "steps", "n_seeds", "seeds"] + [
-            f"{v}_{s}" for v in report.VALUES for s in ("mean", "std")]
+            f"{v}_{s}" for v in vocabulary.MEASURES for s in ("mean", "std")]
         st.dataframe(seeds[shown], hide_index=True)
 
     st.subheader("Local runs")
@@ -48,7 +48,7 @@ def main() -> None:
     st.subheader(f"Published: {pub.short}")
     ui.published_notice(pub)
     if pub.available:
-        ref = reference.summary_frame(pub)
+        ref = published.summary_frame(pub)
         st.dataframe(ref[ref.dataset == dataset], hide_index=True)
 
 

@@ -5,7 +5,9 @@ import time
 import streamlit as st
 
 import ui
-from hybridir_core import jobs, runs
+from hybridir_core import jobs
+from hybridir_core.cli import job_argv
+from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 
 FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
 
@@ -33,6 +35,22 @@ def job_list(runs_root) -> None:
         ui.job_card(job, runs_root, queued.index(job) + 1 if job in queued else None)
 
 
+def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -> JobConfig:
+    """The job the form describes; a ValueError names the first invalid field.
+
+    ``train`` holds ``sampling``, ``alpha``, ``mix``, ``steps``, ``batch_size``, ``seed``
+    (None for a zero-shot evaluation). Mono is α = 1 and cross α = 0 whatever the slider says.
+    """
+    evaluation = EvalConfig(model=model, datasets=DATASETS if dataset == "all" else (dataset,),
+                            limit_per_lang=limit)
+    if train is None:
+        return JobConfig("evaluate", evaluation)
+    sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
+    config = TrainConfig(model=model, sampling=sampling, steps=train["steps"],
+                         batch_size=train["batch_size"], seed=train["seed"])
+    return JobConfig("train", evaluation, config)
+
+
 def main() -> None:
     st.title("Train & evaluate")
     runs_root, _ = ui.roots()
@@ -55,26 +73,32 @@ def main() -> None:
                             disabled=sampling != "hybrid")
         mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
                          help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
-        steps = right.number_input("Steps", 1, 100_000, 200, step=50)
-        batch_size = right.number_input("Batch size", 2, 1024, 32, step=8)
-        seed = right.number_input("Seed", 0, 2**31 - 1, 0)
-        args = jobs.train_args(model, sampling, alpha, mix, steps, batch_size, seed, limit, dataset)
-        suggested = f"{model}-{sampling}" + (f"-a{alpha:g}" if sampling == "hybrid" else "") + f"-s{seed}"
+        form = {"sampling": sampling, "alpha": alpha, "mix": mix,
+                "steps": int(right.number_input("Steps", 1, 100_000, 200, step=50)),
+                "batch_size": int(right.number_input("Batch size", 2, 1024, 32, step=8)),
+                "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0))}
+    try:
+        job = build_job(model, dataset, limit, form if train else None)
+    except ValueError as exc:
+        st.error(f"These settings cannot run: {exc}")
+        return
+    if job.train is not None:
+        suggested = f"{model}-{job.train.sampling.label}-s{job.train.seed}"
     else:
-        args = jobs.evaluate_args(model, dataset, limit)
         suggested = f"zs-{model}-{dataset}"
     suggested += ("-quick" if quick else "") + time.strftime("-%m%d-%H%M")
     name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
                          "leave empty to use the suggestion.").strip() or suggested
-    st.code(f"python -m hybridir_core {' '.join(args)} --out {runs_root / name}", language="bash", wrap_lines=True)
+    st.caption("The same run from a terminal:")
+    st.code("python -m hybridir_core " + " ".join(job_argv(job, runs_root / name)), language="bash",
+            wrap_lines=True)
     if st.button("Launch", type="primary"):
         try:
-            runs.validate_run_id(name)
-            jobs.submit(args, name, runs_root)
-        except (runs.RunError, jobs.JobError) as exc:
+            jobs.submit(job, name, runs_root)
+        except jobs.JobError as exc:
             st.error(str(exc))
         else:
-            st.success(f"Queued **{name}**. It runs in the background; this page shows its progress.")
+            st.success(f"Queued {name}. It runs in the background; this page shows its progress.")
     st.subheader("Jobs")
     job_list(runs_root)
 

@@ -7,5 +7,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# the package itself (editable; its dependencies are the pinned ones above)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 # Build the offline models once (cached outside the repo, ~/.cache/hybridir/models).
 .venv/bin/python -m hybridir_core models --build me5-small me5-small-l6 me5-static >/dev/null

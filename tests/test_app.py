@@ -11,10 +11,11 @@ import numpy as np
 import plotly.io as pio
 import pytest
 import streamlit as st
+from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
 from streamlit.testing.v1 import AppTest
 
-from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
-from hybridir_core import export, jobs, runs
+from hybridir_core import export, jobs, paths, runs
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
@@ -36,8 +37,8 @@ def fixture_roots(tmp_path_factory):
 @pytest.fixture
 def roots(fixture_roots, monkeypatch):
     """Point the dashboard at the fixture runs; fresh caches for every test."""
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(fixture_roots[0]))
-    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(fixture_roots[1]))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(fixture_roots[0]))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(fixture_roots[1]))
     st.cache_data.clear()
     yield fixture_roots
     st.cache_data.clear()
@@ -105,14 +106,14 @@ def test_home_lists_runs_and_reference_apart(roots):
     table = at.dataframe[0].value
     assert set(table.run) == set(ALL_LOCAL) | {REFERENCE}
     assert table.set_index("run").loc[REFERENCE, "source"] == "reference"
-    assert {"xquad-r mono", "xquad-r cross", "xquad-r multi", "xquad-r rank dist."} <= set(table.columns)
+    assert {"xquad-r Mono", "xquad-r Cross", "xquad-r Multi", "xquad-r rank dist."} <= set(table.columns)
     assert [m.value for m in at.metric][:2] == ["5", "1"]
 
 
 @pytest.mark.parametrize("page", list(PAGES))
 def test_empty_runs_folder_shows_how_to_start(tmp_path, monkeypatch, page):
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "none-yet"))
-    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(tmp_path / "no-reference"))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "none-yet"))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "no-reference"))
     st.cache_data.clear()
     at = open_page(page)
     assert not at.error
@@ -127,8 +128,8 @@ def test_tradeoffs_seed_table_appears_with_a_second_seed(roots, tmp_path, monkey
     config = json.loads((second / runs.CONFIG).read_text())
     config["train"]["seed"] = 2
     runs.write_json(second / runs.CONFIG, config)
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
-    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(ref_root))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(ref_root))
     st.cache_data.clear()
     at = open_page("pages/tradeoffs.py")
     assert "Across seeds" in [h.value for h in at.subheader]
@@ -145,8 +146,8 @@ def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monk
     half = runs_root / "half-run"
     half.mkdir()
     runs.write_json(half / runs.STATUS, {"state": "failed", "error": "boom"})
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
-    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(ref_root))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(ref_root))
     st.cache_data.clear()
     at = open_page("pages/home.py")
     warning = " ".join(w.value for w in at.warning)
@@ -246,17 +247,25 @@ def test_compare_significance_table(roots):
 
 
 def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv(runs.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
     monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)  # queue only, run nothing
     st.cache_data.clear()
     at = open_page("pages/train.py")
     command = at.code[0].value
-    assert "train --model" in command and "--alpha 0.5 --mix per-batch" in command
+    assert "train --model" in command and "--sampling hybrid --alpha 0.5" in command
+    alpha = next(s for s in at.slider if s.label.startswith("α"))
+    alpha.set_value(0.25).run()
+    assert "--alpha 0.25" in at.code[0].value
     sampling = next(r for r in at.radio if r.label == "Batch sampling")
     sampling.set_value("mono").run()
-    assert "--alpha" not in at.code[0].value
+    assert "--alpha" not in at.code[0].value and "--sampling mono" in at.code[0].value
     assert next(s for s in at.slider if s.label.startswith("α")).disabled
+    at.text_input[0].input("mono-run").run()
+    at.button[0].click().run()
+    queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "mono-run"))
+    assert queued.train.sampling == SamplingConfig("mono") and queued.train.sampling.alpha == 1.0
+    assert queued.eval.limit_per_lang == 50 and queued.eval.datasets == ("xquad-r",)
     mode = next(r for r in at.radio if r.label == "What to run")
     mode.set_value("Zero-shot evaluation only").run()
     assert at.code[0].value.startswith("python -m hybridir_core evaluate --model")
@@ -271,19 +280,20 @@ def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
     assert not at.error and "Queued" in at.success[0].value
     job_dir = tmp_path / "runs" / "quick-zero-shot"
     assert runs.read_status(job_dir)["state"] == "queued"
-    assert json.loads((job_dir / jobs.JOB).read_text())["args"][0] == "evaluate"
-    cancel = next(b for b in at.button if b.label == "Cancel")
+    assert JobConfig.from_dict(runs.read_request(job_dir)).kind == "evaluate"
+    cancel = next(b for b in at.button if b.key == "cancel-quick-zero-shot")
     cancel.click().run()
     assert runs.read_status(job_dir)["state"] == "cancelled"
 
 
 def test_failed_job_shows_its_error(tmp_path, monkeypatch):
     root = tmp_path / "runs"
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(root))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(root))
     monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
-    run_dir = jobs.submit(["evaluate"], "bad-job", root, start_worker=False)
+    zero_shot = JobConfig("evaluate", EvalConfig(model="me5-small"))
+    run_dir = jobs.submit(zero_shot, "bad-job", root, start_worker=False)
     runs.write_json(run_dir / runs.STATUS, {"state": "failed", "error": "DataError: en.json missing"})
-    running = jobs.submit(["evaluate"], "busy-job", root, start_worker=False)
+    running = jobs.submit(zero_shot, "busy-job", root, start_worker=False)
     now = time.time()
     runs.write_json(running / runs.STATUS, {"state": "running", "phase": "encoding xquad-r questions",
                                             "step": 10, "total": 40, "started": now - 30, "updated": now,
@@ -299,7 +309,7 @@ def test_twenty_runs_open_fast(roots, tmp_path, monkeypatch):
     runs_root = tmp_path / "many"
     for i in range(20):
         shutil.copytree(roots[0] / ALL_LOCAL[i % len(ALL_LOCAL)], runs_root / f"run-{i:02d}")
-    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()  # warm the imports and the caches
@@ -314,7 +324,7 @@ def test_twenty_runs_open_fast(roots, tmp_path, monkeypatch):
 
 
 def test_core_never_imports_streamlit():
-    for path in (REPO / "hybridir_core").glob("*.py"):
+    for path in (REPO / "hybridir_core").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)

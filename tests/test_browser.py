@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs
-from hybridir_core import export, figures, runs
+
+from hybridir_core import export, figures, paths, runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def free_port() -> int:
 def server(tmp_path_factory):
     runs_root, ref_root = fixture_runs(tmp_path_factory)
     port = free_port()
-    env = {**os.environ, runs.RUNS_DIR_ENV: str(runs_root), runs.REFERENCE_DIR_ENV: str(ref_root)}
+    env = {**os.environ, paths.RUNS_DIR_ENV: str(runs_root), paths.REFERENCE_DIR_ENV: str(ref_root)}
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from fixtures_runs import fixture_model
+
 from hybridir_core import bias, evaluate, export, metrics, runs
 from hybridir_core.config import EvalConfig
 from hybridir_core.data import load_lareqa

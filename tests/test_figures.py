@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from fixtures_runs import fixture_runs
-from hybridir_core import export, figures, reference, report
+
+from hybridir_core import figures, published, report, vocabulary
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ B = matrix({("en", "en"): 0.8, ("en", "de"): 0.7, ("en", "multi"): 0.5,
 
 
 def test_language_order_puts_multi_last():
-    assert figures.language_order(["multi", "zh", "ar", "en"]) == ["ar", "en", "zh", "multi"]
+    assert vocabulary.language_order(["multi", "zh", "ar", "en"]) == ["ar", "en", "zh", "multi"]
 
 
 def test_matrix_heatmap_values_text_and_axes():
@@ -71,9 +71,9 @@ def summary_rows():
     rows = [
         dict(run="zs", sampling="zero-shot", alpha=None, mix=None, mono_map=0.7, cross_map=0.5, multi_map=0.4,
              mean_rank_distance=30, **{**base, "steps": None}),
-        dict(run="mono", sampling="mono", alpha=None, mix=None, mono_map=0.8, cross_map=0.5, multi_map=0.45,
+        dict(run="mono", sampling="mono", alpha=1.0, mix=None, mono_map=0.8, cross_map=0.5, multi_map=0.45,
              mean_rank_distance=25, **base),
-        dict(run="cross", sampling="cross", alpha=None, mix=None, mono_map=0.75, cross_map=0.65, multi_map=0.5,
+        dict(run="cross", sampling="cross", alpha=0.0, mix=None, mono_map=0.75, cross_map=0.65, multi_map=0.5,
              mean_rank_distance=12, **base),
         dict(run="h25", sampling="hybrid", alpha=0.25, mix="per-batch", mono_map=0.77, cross_map=0.64,
              multi_map=0.52, mean_rank_distance=13, **base),
@@ -85,8 +85,8 @@ def summary_rows():
 
 def test_tradeoff_scatter_one_point_per_run_and_published_apart():
     summary = summary_rows()
-    published = reference.summary_frame()
-    fig = figures.tradeoff_scatter(summary, "xquad-r", "mono_map", "cross_map", published)
+    paper = published.summary_frame()
+    fig = figures.tradeoff_scatter(summary, "xquad-r", "mono_map", "cross_map", paper)
     local = [t for t in fig.data if t.legendgroup in ("local", "reference")]
     ref = [t for t in fig.data if t.legendgroup == "published"]
     assert sum(len(t.x) for t in local) == len(summary)
@@ -115,7 +115,7 @@ def test_tradeoff_scatter_reference_runs_apart():
 def test_alpha_sweep_maps_mono_and_cross_to_alpha_ends():
     sweep = report.alpha_sweeps(summary_rows(), "xquad-r")
     assert sweep.run.tolist() == ["cross", "h25", "h50", "mono"]
-    assert sweep.effective_alpha.tolist() == [0.0, 0.25, 0.5, 1.0]
+    assert sweep.alpha.tolist() == [0.0, 0.25, 0.5, 1.0]
     fig = figures.alpha_curve(summary_rows(), "xquad-r")
     mono_line = next(t for t in fig.data if t.name.startswith("Mono mAP"))
     assert list(mono_line.x) == [0.0, 0.25, 0.5, 1.0] and list(mono_line.y) == [0.75, 0.77, 0.79, 0.8]
@@ -144,9 +144,9 @@ def test_distribution_figures_one_trace_per_run():
 
 
 def test_published_reference_rows():
-    pub = reference.load_published()
+    pub = published.load_published()
     assert pub.available and "2408.10536" in pub.citation and pub.provenance
-    table = reference.summary_frame(pub)
+    table = published.summary_frame(pub)
     assert len(table) == 12 and (table.source == "published").all()
     row = table[(table.model == "XLM-R") & (table.sampling == "mono") & (table.dataset == "xquad-r")].iloc[0]
     assert (row.mono_map, row.cross_map, row.multi_map, row.mean_rank_distance) == (0.792, 0.674, 0.547, 410)
@@ -154,19 +154,19 @@ def test_published_reference_rows():
 
 
 def test_published_missing_file_says_not_available(tmp_path):
-    pub = reference.load_published(tmp_path / "absent.json")
-    assert not pub.available and reference.summary_frame(pub).empty
+    pub = published.load_published(tmp_path / "absent.json")
+    assert not pub.available and published.summary_frame(pub).empty
     (tmp_path / "cite.json").write_text('{"available": false, "citation": "X", "rows": []}')
-    assert not reference.load_published(tmp_path / "cite.json").available
+    assert not published.load_published(tmp_path / "cite.json").available
 
 
 def test_summary_and_runs_table_from_real_runs(fixture_roots):
     from hybridir_core import runs
 
     listing = runs.list_runs(fixture_roots[0], reference_roots=(fixture_roots[1],))
-    summary = export.summary_frame(listing.runs)
+    summary = vocabulary.summary_frame(listing.runs)
     assert len(summary) == len(listing.runs)  # one dataset each
-    table = export.runs_table(listing.runs)
+    table = vocabulary.runs_table(listing.runs)
     assert "xquad-r mono" in table and "xquad-r rank dist." in table
     hybrid = table[table.run == "tr-hybrid-a0.5-s1"].iloc[0]
     assert (hybrid.sampling, hybrid.alpha, hybrid.mix, hybrid.seed) == ("hybrid", 0.5, "per-batch", 1)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import jobs, runs
+from hybridir_core import jobs, paths, runs
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
 
 FAKE_CLI = r'''
 import json, os, subprocess, sys, time
@@ -16,7 +17,9 @@ from pathlib import Path
 sys.path.insert(0, os.environ["HYBRIDIR_REPO"])
 from hybridir_core import runs
 
-mode, out = sys.argv[1], Path(sys.argv[sys.argv.index("--out") + 1])
+assert sys.argv[1] == "run", sys.argv
+out = Path(sys.argv[2])
+mode = json.loads((out / runs.REQUEST).read_text())["job"]["eval"]["model"]
 log = out.parent / "order.txt"
 with open(log, "a") as f:
     f.write(f"start {out.name} {time.time()}\n")
@@ -52,7 +55,7 @@ with open(log, "a") as f:
 def fake(tmp_path, monkeypatch):
     script = tmp_path / "fake_cli.py"
     script.write_text(FAKE_CLI)
-    monkeypatch.setenv("HYBRIDIR_REPO", str(jobs.REPO_ROOT))
+    monkeypatch.setenv("HYBRIDIR_REPO", str(paths.REPO_ROOT))
     root = tmp_path / "runs"
     root.mkdir()
     return root, [sys.executable, str(script)]
@@ -79,48 +82,55 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def test_argv_builders():
-    assert jobs.evaluate_args("me5-small", "xquad-r", 50) == [
-        "evaluate", "--model", "me5-small", "--dataset", "xquad-r", "--limit-per-lang", "50"]
-    assert jobs.train_args("me5-small-l6", "hybrid", 0.25, "per-pair", 100, 32, 3, None, "all") == [
-        "train", "--model", "me5-small-l6", "--sampling", "hybrid", "--alpha", "0.25", "--mix", "per-pair",
-        "--steps", "100", "--batch-size", "32", "--seed", "3", "--dataset", "all"]
-    # alpha and mix mean nothing for mono / cross
-    assert "--alpha" not in jobs.train_args("m", "mono", 0.3, "per-batch")
-    with pytest.raises(jobs.JobError):
-        jobs.train_args("m", "both")
+def job(mode: str) -> JobConfig:
+    """A job the fake CLI acts on: its mode travels as the model name."""
+    return JobConfig("evaluate", EvalConfig(model=mode))
 
 
-def test_submit_writes_queued_status_and_argv(fake):
+def test_submit_stores_the_configuration(fake):
     root, command = fake
-    run_dir = jobs.submit(["evaluate", "--model", "x"], "first", root, command=command, start_worker=False)
+    train = JobConfig("train", EvalConfig(model="m", limit_per_lang=50),
+                      TrainConfig(model="m", sampling=SamplingConfig("hybrid", 0.25, "per-pair"), steps=100))
+    run_dir = jobs.submit(train, "first", root, command=command, start_worker=False)
     status = runs.read_status(run_dir)
     assert status["state"] == "queued" and status["started"] is None
+    assert JobConfig.from_dict(runs.read_request(run_dir)) == train  # the configuration is the payload
     meta = json.loads((run_dir / jobs.JOB).read_text())
-    assert meta["argv"] == [*command, "evaluate", "--model", "x", "--out", str(run_dir)]
+    assert meta["command"] == command and "hybrid-pp-a0.25" in meta["description"]
     listing = runs.list_runs(root)
     assert listing.in_progress == [run_dir] and not listing.runs
+
+
+def test_an_invalid_configuration_is_refused_before_queueing(fake):
+    root, command = fake
+    request = JobConfig("train", EvalConfig(model="m"), TrainConfig(model="m")).to_dict()
+    request["train"]["sampling"]["alpha"] = 1.5  # past the slider, straight into the queue
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\], got 1.5"):
+        jobs.submit(JobConfig.from_dict(request), "bad-alpha", root, command=command, start_worker=False)
+    with pytest.raises(jobs.JobError, match="takes a JobConfig"):
+        jobs.submit(request, "bad-alpha", root, command=command, start_worker=False)
+    assert list(root.iterdir()) == []  # nothing was queued
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", "x" * 101, ".hidden"])
 def test_submit_rejects_bad_names(fake, bad):
     root, command = fake
     with pytest.raises(jobs.JobError):
-        jobs.submit(["evaluate"], bad, root, command=command, start_worker=False)
+        jobs.submit(job("evaluate"), bad, root, command=command, start_worker=False)
     assert list(root.iterdir()) == []
 
 
 def test_submit_refuses_an_existing_run(fake):
     root, command = fake
-    jobs.submit(["evaluate"], "same", root, command=command, start_worker=False)
+    jobs.submit(job("evaluate"), "same", root, command=command, start_worker=False)
     with pytest.raises(jobs.JobError, match="already exists"):
-        jobs.submit(["evaluate"], "same", root, command=command, start_worker=False)
+        jobs.submit(job("evaluate"), "same", root, command=command, start_worker=False)
 
 
 def test_worker_runs_jobs_fifo_one_at_a_time(fake):
     root, command = fake
     for name in ("job-b", "job-a", "job-c"):  # submission order, not name order
-        jobs.submit(["ok"], name, root, command=command, start_worker=False)
+        jobs.submit(job("ok"), name, root, command=command, start_worker=False)
     assert jobs.run_worker(root, idle_exit=0.1) == 3
     events = [line.split() for line in (root / "order.txt").read_text().splitlines()]
     assert [(kind, name) for kind, name, _ in events] == [
@@ -133,9 +143,9 @@ def test_worker_runs_jobs_fifo_one_at_a_time(fake):
 
 def test_failed_job_says_why_and_is_not_a_run(fake):
     root, command = fake
-    jobs.submit(["fail"], "fails", root, command=command, start_worker=False)
-    jobs.submit(["crash"], "crashes", root, command=command, start_worker=False)
-    jobs.submit(["nometrics"], "empty", root, command=command, start_worker=False)
+    jobs.submit(job("fail"), "fails", root, command=command, start_worker=False)
+    jobs.submit(job("crash"), "crashes", root, command=command, start_worker=False)
+    jobs.submit(job("nometrics"), "empty", root, command=command, start_worker=False)
     jobs.run_worker(root, idle_exit=0.1)
     fails, crashes, empty = (runs.read_status(root / n) for n in ("fails", "crashes", "empty"))
     assert fails["state"] == "failed" and "missing language file" in fails["error"]
@@ -149,7 +159,7 @@ def test_failed_job_says_why_and_is_not_a_run(fake):
 
 def test_cancel_queued_job(fake):
     root, command = fake
-    jobs.submit(["ok"], "later", root, command=command, start_worker=False)
+    jobs.submit(job("ok"), "later", root, command=command, start_worker=False)
     assert jobs.cancel("later", root) == "cancelled"
     assert jobs.run_worker(root, idle_exit=0.1) == 0
     assert runs.read_status(root / "later")["state"] == "cancelled"
@@ -161,8 +171,8 @@ def test_cancel_queued_job(fake):
 
 def test_detached_worker_cancels_a_running_job_and_its_children(fake):
     root, command = fake
-    jobs.submit(["sleep"], "long", root, command=command)  # starts a detached worker
-    jobs.submit(["ok"], "next", root, command=command)
+    jobs.submit(job("sleep"), "long", root, command=command)  # starts a detached worker
+    jobs.submit(job("ok"), "next", root, command=command)
     run_dir = root / "long"
     assert wait_for(lambda: (run_dir / "child.pid").exists()), jobs.tail(root / jobs.WORKER_LOG)
     assert jobs.worker_running(root)
@@ -185,7 +195,7 @@ def test_only_one_worker(fake):
     import fcntl
 
     root, command = fake
-    jobs.submit(["ok"], "waiting", root, command=command, start_worker=False)
+    jobs.submit(job("ok"), "waiting", root, command=command, start_worker=False)
     with open(root / jobs.LOCK, "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert jobs.worker_running(root)
@@ -197,7 +207,7 @@ def test_only_one_worker(fake):
 
 def test_interrupted_job_is_reported_then_failed(fake):
     root, command = fake
-    run_dir = jobs.submit(["ok"], "orphan", root, command=command, start_worker=False)
+    run_dir = jobs.submit(job("ok"), "orphan", root, command=command, start_worker=False)
     runs.write_json(run_dir / runs.STATUS, {"state": "running", "phase": "training", "step": 5, "total": 9})
     assert jobs.list_jobs(root)[0].state == "interrupted"
     jobs.run_worker(root, idle_exit=0.1)

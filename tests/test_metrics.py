@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from hybridir_core import bias, metrics
+from hybridir_core import bias, metrics, ranking
 
 
 def test_ap_one_relevant_is_reciprocal_rank():
@@ -21,14 +21,14 @@ def test_ap_many_relevant_by_hand():
 def test_ranks_by_hand_with_ties_pessimistic():
     scores = np.array([0.9, 0.5, 0.5, 0.5, 0.1])
     # relevant 2 ties with non-relevant 1 and 3: it goes below both -> rank 4
-    assert metrics.ranks_of_relevant(scores, np.array([2])).tolist() == [4]
+    assert ranking.ranks_of_relevant(scores, np.array([2])).tolist() == [4]
     # two tied relevant (1, 2) and one tied non-relevant (3): 1 -> 3, 2 -> 4
-    assert metrics.ranks_of_relevant(scores, np.array([1, 2])).tolist() == [3, 4]
+    assert ranking.ranks_of_relevant(scores, np.array([1, 2])).tolist() == [3, 4]
 
 
 def test_constant_scorer_gets_worst_ranks():
     scores = np.zeros(10)
-    ranks = metrics.ranks_of_relevant(scores, np.array([0, 5]))
+    ranks = ranking.ranks_of_relevant(scores, np.array([0, 5]))
     assert ranks.tolist() == [9, 10]
     assert metrics.average_precision(ranks) == pytest.approx((1 / 9 + 2 / 10) / 2)
 
@@ -40,7 +40,7 @@ def test_ap_matches_sklearn_without_ties():
         relevant = np.sort(rng.choice(40, size=rng.integers(1, 6), replace=False))
         labels = np.zeros(40, dtype=int)
         labels[relevant] = 1
-        ours = metrics.average_precision(metrics.ranks_of_relevant(scores, relevant))
+        ours = metrics.average_precision(ranking.ranks_of_relevant(scores, relevant))
         assert ours == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
 
 
@@ -60,15 +60,15 @@ def _random_problem(rng, n_q, n_c, n_blocks, ties):
 def test_exact_ranks_match_reference(ties):
     rng = np.random.default_rng(1)
     q, c, blocks, relevant = _random_problem(rng, 37, 60, 3, ties)
-    got = metrics.exact_ranks(q, c, relevant, blocks, chunk_size=8)
+    got = ranking.exact_ranks(q, c, relevant, blocks, chunk_size=8)
     scores = q @ c.T
     expected_multi, expected_lang = [], []
     for i, rel in enumerate(relevant):
-        expected_multi.extend(metrics.ranks_of_relevant(scores[i], rel))
+        expected_multi.extend(ranking.ranks_of_relevant(scores[i], rel))
         for r in rel:
             in_block = np.flatnonzero(blocks == blocks[r])
             rel_in_block = np.intersect1d(rel, in_block)
-            local = metrics.ranks_of_relevant(scores[i, in_block], np.searchsorted(in_block, rel_in_block))
+            local = ranking.ranks_of_relevant(scores[i, in_block], np.searchsorted(in_block, rel_in_block))
             expected_lang.append(local[list(rel_in_block).index(r)])
     assert got.rank_multi.tolist() == expected_multi
     assert got.rank_in_lang.tolist() == expected_lang
@@ -77,7 +77,7 @@ def test_exact_ranks_match_reference(ties):
 
 def test_exact_ranks_reject_unsorted_blocks():
     with pytest.raises(ValueError):
-        metrics.exact_ranks(np.ones((1, 2)), np.ones((3, 2)), [np.array([0])], np.array([1, 0, 1]))
+        ranking.exact_ranks(np.ones((1, 2)), np.ones((3, 2)), [np.array([0])], np.array([1, 0, 1]))
 
 
 def _ranks_frame(rows):

@@ -137,12 +137,12 @@ def test_interrupted_build_is_not_used(tmp_path, monkeypatch):
     half = tmp_path / "me5-small"  # a directory without the completion marker
     half.mkdir()
     (half / "weights").write_text("partial")
-    assert not models.is_complete(half, "me5-small")
+    assert not models.is_built(half, "me5-small")
 
     out = ensure_built("me5-small", tmp_path)
     assert out == half
     assert (out / "weights").read_text() == "complete"
-    assert models.is_complete(out, "me5-small")
+    assert models.is_built(out, "me5-small")
     assert not leftover.exists()
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".stale-" in p.name] == []
 

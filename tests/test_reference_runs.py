@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import bias, export, metrics, report, runs
+from hybridir_core import bias, metrics, report, runs, vocabulary
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 RUN_DIRS = sorted(p for p in REFERENCE.iterdir() if p.is_dir()) if REFERENCE.is_dir() else []
@@ -31,7 +31,7 @@ def test_metrics_recompute_from_ranks(run_dir):
 
 def test_findings_tables_follow_from_the_shipped_runs():
     """README and results/reference/FINDINGS.md show exactly what `report` computes from the runs."""
-    summary = export.summary_frame(runs.list_runs(REFERENCE).runs)
+    summary = vocabulary.summary_frame(runs.list_runs(REFERENCE).runs)
     recipes = report.seed_table_markdown(report.seed_table(summary))
     alphas = report.alpha_markdown(report.alpha_table(summary))
     findings = (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ from fixtures_runs import ALL_LOCAL, fixture_runs
 from test_figures import summary_rows
 
 from hybridir_core import cli, figures, report
+from hybridir_core.cli.options import parse_recipe
 from hybridir_core.report import Recipe
 
 
@@ -24,11 +25,11 @@ def seeded_rows() -> pd.DataFrame:
 
 
 def test_recipe_parse_and_errors():
-    assert Recipe.parse("me5-small-l6:hybrid:0.5") == Recipe("me5-small-l6", "hybrid", 0.5)
-    assert Recipe.parse("m:mono") == Recipe("m", "mono")
-    for bad in ("m", "m:hybrid:half", ":mono", "a:b:c:d"):
+    assert parse_recipe("me5-small-l6:hybrid:0.5") == Recipe("me5-small-l6", "hybrid", 0.5)
+    assert parse_recipe("m:mono") == Recipe("m", "mono")
+    for bad in ("m", "m:hybrid:half", ":mono", "a:b:c:d", "m:both"):
         with pytest.raises(ValueError):
-            Recipe.parse(bad)
+            parse_recipe(bad)
 
 
 def test_seed_table_mean_and_sample_std():
@@ -70,7 +71,7 @@ def test_a_recipe_never_pools_different_training_lengths():
 
 
 def test_alpha_table_averages_seeds_per_alpha():
-    table = report.alpha_table(seeded_rows()).set_index("effective_alpha")
+    table = report.alpha_table(seeded_rows()).set_index("alpha")
     assert list(table.index) == [0.0, 0.25, 0.5, 1.0]
     assert table.loc[1.0, "n_seeds"] == 3 and table.loc[0.5, "n_seeds"] == 3
     assert table.loc[0.5, "mono_map"] == pytest.approx((0.79 + 0.75 + 0.74) / 3)

@@ -24,7 +24,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        runs._atomic_write(target, boom)
+        runs.atomic_write(target, boom)
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 

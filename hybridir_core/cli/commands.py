@@ -1,0 +1,130 @@
+"""The sub-commands of ``python -m hybridir_core``: each turns parsed options into
+configuration objects and calls orchestration (``pipeline``, ``report``, ``export``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import paths, pipeline, runs
+from ..config import JobConfig
+from .options import eval_config_from_args, job_from_args, parse_recipe, train_config_from_args
+from .progress import ProgressReporter
+
+
+def print_summary(summaries: dict) -> None:
+    """A short table of the aggregates per dataset."""
+    print(f"{'dataset':<9} {'mono':>7} {'cross':>7} {'multi':>7} {'rankdist':>9} "
+          f"{'encode_s':>9} {'metrics_s':>9}")
+    for name, m in summaries.items():
+        print(f"{name:<9} {m['mono_map']:7.4f} {m['cross_map']:7.4f} {m['multi_map']:7.4f} "
+              f"{m['mean_rank_distance']:9.2f} {m['encode_seconds']:9.1f} {m['metrics_seconds']:9.2f}")
+
+
+def print_training(run_dir: Path) -> None:
+    """One line on a finished training (steps, throughput, composition, losses)."""
+    stats = runs.read_json(Path(run_dir) / runs.TRAIN_STATS)
+    comp = stats["composition"]
+    print(f"trained {stats['steps']} steps in {stats['wall_seconds']:.0f}s "
+          f"({stats['pairs_per_second']} pairs/s); batches mono={comp['mono_batches']} "
+          f"cross={comp['cross_batches']} mixed={comp['mixed_batches']}; "
+          f"train loss {stats['final_train_loss']}, validation loss {stats['final_validation_loss']}")
+
+
+def execute(job: JobConfig, run_dir: Path, progress: ProgressReporter) -> None:
+    """Run a job into ``run_dir`` and print what it measured."""
+    summaries = pipeline.run_job(job, run_dir, progress)
+    progress.close()
+    if summaries and job.train is not None:
+        print_training(run_dir)
+    if summaries:
+        print_summary(summaries)
+
+
+def cmd_job(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``evaluate`` and ``train``."""
+    execute(job_from_args(args), args.out, progress)
+
+
+def cmd_run(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``run <run-dir>``: the job configuration stored in the run directory."""
+    job = JobConfig.from_dict(runs.read_request(args.out))
+    execute(job, args.out, progress)
+
+
+def cmd_sweep(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """A grid of train runs from one base configuration; complete runs are skipped."""
+    model = args.models[0]
+    base = JobConfig("train", eval_config_from_args(args, model),
+                     train_config_from_args(args, model, "hybrid", 0.5, args.seeds[0], args.steps[0]))
+    cells = pipeline.sweep_grid(base, args.models, args.sampling, args.alphas, args.seeds, args.steps)
+    skipped, failed = pipeline.run_sweep(cells, args.out, args.dry_run)
+    print(f"sweep: {len(cells)} runs, {len(skipped)} already complete, {len(failed)} failed")
+    if failed:
+        raise ValueError(f"{len(failed)} run(s) failed: {', '.join(failed)} (see their status.json / "
+                         "error.log; rerun the sweep to retry them)")
+
+
+def cmd_worker(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """The job queue's worker (``jobs.run_worker``)."""
+    from ..jobs import run_worker
+
+    run_worker(args.runs_dir or paths.runs_root(), args.idle_exit)
+
+
+def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    from ..export import comparison_frame, to_csv_bytes
+
+    frame = comparison_frame([Path(p) for p in args.run_dirs])
+    out = Path(args.out)
+    runs.atomic_write(out, lambda tmp: tmp.write_bytes(to_csv_bytes(frame)))
+    print(f"wrote {len(frame)} rows to {out}")
+
+
+def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    from ..models import ensure_built, list_models
+
+    for name in args.build or []:
+        print(f"{name}: {ensure_built(name)}")
+    if args.build:
+        return
+    for spec in list_models():
+        print(f"{spec.name:<28} {spec.source:<8} {spec.scale:<7} layers={spec.layers:<3} "
+              f"dim={spec.dim:<5} params={spec.params / 1e6:7.1f}M  {spec.description}")
+
+
+def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    from ..retrieval import search_dataset
+
+    for hit in search_dataset(args.model, args.dataset, args.query, args.k, args.languages, args.data_dir):
+        print(f"{hit['rank']:>3}  {hit['score']:.4f}  [{hit['lang']}]  {hit['text'][:110]}")
+
+
+def unique_runs(roots: list[Path]) -> list[runs.Run]:
+    """The complete runs under ``roots``, each run id once; prints what it skips and why."""
+    listing = runs.list_runs(*roots)
+    for path, reason in listing.unreadable.items():
+        print(f"skipped {path}: {reason}")
+    found: dict[str, runs.Run] = {}
+    for run in listing.runs:  # the same run id in two folders would count twice
+        if run.run_id in found:
+            print(f"skipped {run.path}: same run id as {found[run.run_id].path}")
+        else:
+            found[run.run_id] = run
+    return list(found.values())
+
+
+def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    from ..report import findings_markdown
+
+    roots = [Path(p) for p in args.roots] or [paths.reference_root()]
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"{root}: no such folder of runs")
+    comparisons = [(parse_recipe(a), parse_recipe(b)) for a, b in args.compare] if args.compare else None
+    text = findings_markdown(unique_runs(roots), comparisons, args.resamples)
+    if args.out:
+        runs.atomic_write(Path(args.out), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        print(f"wrote {args.out}")
+    else:
+        print(text)

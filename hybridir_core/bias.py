@@ -28,11 +28,32 @@ def rank_distances(ranks: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def rank_distance_by_language(ranks: pd.DataFrame) -> pd.Series:
+    """Mean rank distance of each query language of one dataset (index ``query_lang``)."""
+    return rank_distances(ranks).groupby("query_lang")["rank_distance"].mean()
+
+
 def rank_distance_summary(ranks: pd.DataFrame) -> dict[str, float]:
-    """Mean and median rank distance over every query of one dataset."""
-    distances = rank_distances(ranks)["rank_distance"]
+    """Rank distance of ONE dataset, with ``d_q`` the rank distance of query ``q``.
+
+    - ``mean_rank_distance`` (macro, as in the paper's Tables 7-8):
+      ``mean over query languages L of (mean over queries q in L of d_q)``;
+    - ``mean_rank_distance_micro``: ``mean over all queries of d_q``;
+    - ``median_rank_distance``: ``median over all queries of d_q``.
+
+    The two means differ when languages hold different numbers of queries (MLQA-R).
+
+    Raises:
+        ValueError: ``ranks`` holds more than one dataset (their languages must not pool).
+    """
+    datasets = ranks["dataset"].unique()
+    if len(datasets) > 1:
+        raise ValueError(f"rank distance is per dataset; got {sorted(datasets)}")
+    per_query = rank_distances(ranks)
+    distances = per_query["rank_distance"]
     return {
-        "mean_rank_distance": float(distances.mean()),
+        "mean_rank_distance": float(distances.groupby(per_query["query_lang"]).mean().mean()),
+        "mean_rank_distance_micro": float(distances.mean()),
         "median_rank_distance": float(distances.median()),
     }
 

@@ -4,6 +4,12 @@ Candidates are every sentence of every paragraph of every language
 (``context[s:e]`` for each ``[s, e]`` in ``sentence_breaks``). A question with id I in
 language X is relevant to the sentence holding its ``answer_start`` in every language where
 id I exists (11 relevant candidates per question in XQuAD-R, 2 to 4 in MLQA-R).
+
+Quick mode (``limit_per_lang=N``) keeps whole question ids: an id is kept when it is among
+the first N ids (sorted) of at least one loaded language, and then kept as a query in every
+loaded language where it exists. Each language so keeps at least min(N, its questions); on
+XQuAD-R (every id in every language) exactly N; on MLQA-R more, since English holds every id
+(N = 50: en 127, others 50-62). Relevance always comes from the full data.
 """
 
 from __future__ import annotations
@@ -44,20 +50,26 @@ class LareqaData:
     Attributes:
         name: ``xquad-r`` or ``mlqa-r``.
         languages: the languages loaded, sorted.
-        questions: one row per (question id, language): ``question_id, lang, text,
-            answer_candidate`` (row index into ``candidates`` of the sentence holding the answer).
+        questions: the queries, one row per (question id, language): ``question_id, lang,
+            text, answer_candidate`` (row index into ``candidates`` of the sentence holding
+            the answer). In quick mode, a subset.
         candidates: one row per sentence: ``lang, text, context, paragraph``; sorted by
             language so that each language is a contiguous block.
+        answers: every (question id, language) of the loaded languages, whether kept as a
+            query or not: ``question_id, lang, answer_candidate``; relevance comes from here.
+            None means ``questions`` (no query was left out).
     """
 
     name: str
     languages: list[str]
     questions: pd.DataFrame
     candidates: pd.DataFrame
+    answers: pd.DataFrame | None = None
 
     def relevant_candidates(self) -> list[np.ndarray]:
-        """For each question row, the candidate indices relevant to it (one per language)."""
-        by_id = self.questions.groupby("question_id")["answer_candidate"].apply(
+        """For each question row, the answer sentence of its id in every language (sorted)."""
+        answers = self.questions if self.answers is None else self.answers
+        by_id = answers.groupby("question_id")["answer_candidate"].apply(
             lambda s: np.sort(s.to_numpy())
         )
         return [by_id[qid] for qid in self.questions["question_id"]]
@@ -204,8 +216,9 @@ def load_lareqa(
         name: ``xquad-r`` or ``mlqa-r``.
         data_dir: see ``resolve_data_dir``.
         languages: a subset of the dataset's languages (default all).
-        limit_per_lang: keep, per language, the N questions whose ids sort first (the same
-            ids across languages where they exist); candidates stay whole.
+        limit_per_lang: quick mode: keep the ids among the first N (sorted) of at least one
+            language, in every language where they exist (``whole_ids``); relevance and
+            candidates stay whole.
 
     Raises:
         DataError: unknown dataset or language, missing or malformed file, bad checksum,
@@ -236,9 +249,19 @@ def load_lareqa(
     if questions.duplicated(["question_id", "lang"]).any():
         dup = questions[questions.duplicated(["question_id", "lang"])].iloc[0]
         raise DataError(f"{root / name / (dup.lang + '.json')}: duplicate question id {dup.question_id}")
+    answers = questions[["question_id", "lang", "answer_candidate"]].reset_index(drop=True)
     if limit_per_lang is not None:
-        questions = (questions.sort_values(["lang", "question_id"])
-                     .groupby("lang", sort=True).head(limit_per_lang))
+        questions = whole_ids(questions, limit_per_lang)
     questions = questions.sort_values(["lang", "question_id"]).reset_index(drop=True)
     candidates = pd.DataFrame(cand_rows, columns=["lang", "text", "context", "paragraph"])
-    return LareqaData(name, langs, questions, candidates)
+    return LareqaData(name, langs, questions, candidates, answers)
+
+
+def whole_ids(questions: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Rows of the ids among the first ``limit`` ids (sorted) of at least one language.
+
+    An id is never split: its rows in every language are kept together. A language keeps its
+    own first ``limit`` ids plus those picked by other languages that it also holds.
+    """
+    first = questions.sort_values("question_id").groupby("lang").head(limit)["question_id"]
+    return questions[questions["question_id"].isin(set(first))]

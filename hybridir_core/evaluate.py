@@ -156,6 +156,35 @@ def summarise(ranks: pd.DataFrame, n_questions_by_lang: dict[str, int]) -> tuple
     return matrix, summary
 
 
+def resummarise_run(run_dir: Path) -> dict[str, Any]:
+    """Recompute every dataset's aggregates of a finished run from its ``ranks.parquet``.
+
+    No encoding: ``summarise`` runs on each dataset's ranks (query counts per language come
+    from the ranks, where every query has at least its own answer). Fields the ranks cannot
+    give (``n_questions``, ``n_candidates``, ``encode_seconds``, ``metrics_seconds``) are kept
+    from the old ``metrics.json``, which is replaced atomically; ``matrix.csv`` is untouched.
+
+    Returns:
+        the new ``metrics.json`` payload per dataset.
+
+    Raises:
+        runs.RunError: the run is incomplete or malformed, or its ranks disagree with
+            ``n_questions``.
+    """
+    run = runs.load_run(Path(run_dir))
+    datasets = {}
+    for name, stored in run.metrics.items():
+        ranks = run.ranks[run.ranks["dataset"] == name]
+        queries = ranks.drop_duplicates(["question_id", "query_lang"])
+        if "n_questions" in stored and len(queries) != stored["n_questions"]:
+            raise runs.RunError(f"{run.path / runs.RANKS}: {name} has {len(queries)} queries, "
+                                f"metrics.json says {stored['n_questions']}")
+        _, summary = summarise(ranks, queries.groupby("query_lang").size().to_dict())
+        datasets[name] = {**stored, **summary}
+    runs.write_json(run.path / runs.METRICS, {"schema_version": runs.SCHEMA_VERSION, "datasets": datasets})
+    return datasets
+
+
 def environment_info() -> dict[str, Any]:
     """Package versions and git commit, for reproducibility."""
     import sentence_transformers

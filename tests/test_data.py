@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 
+import pandas as pd
 import pytest
 
 from hybridir_core import data
@@ -59,6 +60,80 @@ def test_limit_per_lang_keeps_parallel_ids():
     ids = small.questions.groupby("lang")["question_id"].apply(set)
     assert ids["en"] == ids["de"]
     assert len(small.candidates) == 1180 + 1276  # the pool stays whole
+
+
+def _relevant_by_query(loaded):
+    """``{(question id, lang): set of relevant candidate texts}`` of each query."""
+    texts = loaded.candidates["text"].to_numpy()
+    return {(q, lang): set(texts[rel]) for q, lang, rel in
+            zip(loaded.questions["question_id"], loaded.questions["lang"], loaded.relevant_candidates())}
+
+
+def _write_lareqa(root, name, lang, ids):
+    """A LAReQA-format file: one paragraph, one sentence per id, each id's answer in its sentence."""
+    sentences = [f"{lang} answer {qid}." for qid in ids]
+    context = " ".join(sentences)
+    breaks, qas, start = [], [], 0
+    for qid, sentence in zip(ids, sentences):
+        breaks.append([start, start + len(sentence)])
+        qas.append({"id": qid, "question": f"{lang} question {qid}?",
+                    "answers": [{"text": "answer", "answer_start": start + len(lang) + 1}]})
+        start += len(sentence) + 1
+    paragraph = {"context": context, "sentences": sentences, "sentence_breaks": breaks, "qas": qas}
+    path = root / name / f"{lang}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [paragraph]}]}))
+
+
+@pytest.fixture
+def uneven_ids(tmp_path):
+    """Ids that differ per language, as in MLQA-R: no language's first id is another's."""
+    layout = {"en": ["a", "b", "c", "d", "e"], "de": ["b", "d", "e"], "es": ["c", "d"]}
+    for lang, ids in layout.items():
+        _write_lareqa(tmp_path, "mlqa-r", lang, ids)
+    return tmp_path, layout
+
+
+def test_quick_mode_keeps_whole_ids(uneven_ids):
+    root, layout = uneven_ids
+    small = load_lareqa("mlqa-r", data_dir=root, languages=list(layout), limit_per_lang=1)
+    # first id per language: en a, de b, es c -> ids {a, b, c}, kept wherever they exist
+    kept = small.questions.groupby("lang")["question_id"].apply(list).to_dict()
+    assert kept == {"de": ["b"], "en": ["a", "b", "c"], "es": ["c"]}
+    assert len(small.candidates) == 5 + 3 + 2
+
+
+def test_quick_mode_loses_no_relevant_candidate(uneven_ids):
+    root, layout = uneven_ids
+    full = _relevant_by_query(load_lareqa("mlqa-r", data_dir=root, languages=list(layout)))
+    for limit in (1, 2, 3):
+        small = _relevant_by_query(load_lareqa("mlqa-r", data_dir=root, languages=list(layout),
+                                               limit_per_lang=limit))
+        assert small == {key: full[key] for key in small}
+    assert full[("b", "de")] == {"en answer b.", "de answer b."}
+
+
+def test_relevance_comes_from_answers_not_from_kept_queries():
+    questions = pd.DataFrame({"question_id": ["x"], "lang": ["de"], "text": ["q"], "answer_candidate": [3]})
+    answers = pd.DataFrame({"question_id": ["x", "x", "y"], "lang": ["en", "de", "en"],
+                            "answer_candidate": [0, 3, 1]})
+    candidates = pd.DataFrame({"lang": ["en", "en", "de", "de"], "text": list("abcd"),
+                               "context": list("abcd"), "paragraph": [0, 0, 0, 0]})
+    loaded = data.LareqaData("mlqa-r", ["de", "en"], questions, candidates, answers)
+    assert [r.tolist() for r in loaded.relevant_candidates()] == [[0, 3]]
+    alone = data.LareqaData("mlqa-r", ["de", "en"], questions, candidates)
+    assert [r.tolist() for r in alone.relevant_candidates()] == [[3]]
+
+
+def test_mlqa_quick_mode_relevance_matches_full_load(mlqa):
+    small = load_lareqa("mlqa-r", limit_per_lang=50)
+    full = _relevant_by_query(mlqa)
+    kept = _relevant_by_query(small)
+    assert kept == {key: full[key] for key in kept}  # was 166 of 350 queries before whole ids
+    sizes = small.questions.groupby("lang").size()
+    assert sizes.min() >= 50 and sizes["en"] == small.questions["question_id"].nunique()
+    per_id = small.questions.groupby("question_id").size()
+    assert per_id.to_dict() == mlqa.questions.groupby("question_id").size()[per_id.index].to_dict()
 
 
 def _copy_lang(tmp_path, name="xquad-r", langs=("en", "de")):

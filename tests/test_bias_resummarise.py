@@ -6,8 +6,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from fixtures_runs import fixture_model
+
 from hybridir_core import bias, evaluate, runs
 from hybridir_core.config import EvalConfig
 

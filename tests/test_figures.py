@@ -167,7 +167,7 @@ def test_summary_and_runs_table_from_real_runs(fixture_roots):
     summary = vocabulary.summary_frame(listing.runs)
     assert len(summary) == len(listing.runs)  # one dataset each
     table = vocabulary.runs_table(listing.runs)
-    assert "xquad-r mono" in table and "xquad-r rank dist." in table
+    assert "xquad-r Mono" in table and "xquad-r rank dist." in table
     hybrid = table[table.run == "tr-hybrid-a0.5-s1"].iloc[0]
     assert (hybrid.sampling, hybrid.alpha, hybrid.mix, hybrid.seed) == ("hybrid", 0.5, "per-batch", 1)
     assert table[table.run == "ref-minilm"].source.item() == "reference"

@@ -176,8 +176,8 @@ def test_detached_worker_cancels_a_running_job_and_its_children(fake):
     run_dir = root / "long"
     assert wait_for(lambda: (run_dir / "child.pid").exists()), jobs.tail(root / jobs.WORKER_LOG)
     assert jobs.worker_running(root)
-    job = next(j for j in jobs.list_jobs(root) if j.run_id == "long")
-    assert job.state == "running" and job.fraction == pytest.approx(0.01)
+    listed = next(j for j in jobs.list_jobs(root) if j.run_id == "long")
+    assert listed.state == "running" and listed.fraction == pytest.approx(0.01)
     assert [j.run_id for j in jobs.list_jobs(root)] == ["long", "next"]  # running first, then queue
     pgid = json.loads((run_dir / jobs.JOB).read_text())["pgid"]
     assert pgid != os.getpgid(0)  # the job has its own process group (survives the page)

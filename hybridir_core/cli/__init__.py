@@ -89,6 +89,10 @@ def _add_reading_commands(sub) -> None:
     rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
+    rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
+    rs.add_argument("run_dirs", nargs="+")
+    rs.set_defaults(func=commands.cmd_resummarise, writes_run=False)
+
     md = sub.add_parser("models", help="list the model registry, or build offline models")
     md.add_argument("--build", nargs="+", metavar="NAME",
                     help="build these offline models into the cache (a no-op when built)")

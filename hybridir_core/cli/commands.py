@@ -72,6 +72,18 @@ def cmd_worker(args: argparse.Namespace, progress: ProgressReporter) -> None:
     run_worker(args.runs_dir or paths.runs_root(), args.idle_exit)
 
 
+def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """Recompute ``metrics.json`` of finished runs from their ranks (no encoding)."""
+    from ..evaluate import resummarise_run
+
+    for run_dir in args.run_dirs:
+        summaries = resummarise_run(Path(run_dir))
+        print(f"{run_dir}: " + "; ".join(
+            f"{name} Mono {m['mono_map']:.4f} Cross {m['cross_map']:.4f} Multi {m['multi_map']:.4f} "
+            f"rank dist. {m['mean_rank_distance']:.1f} (micro {m['mean_rank_distance_micro']:.1f})"
+            for name, m in summaries.items()))
+
+
 def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
     from ..export import comparison_frame, to_csv_bytes
 

@@ -313,53 +313,77 @@ def load_hf_parallel(
     Raises:
         DataError: missing columns, unaligned languages or an unreadable dataset.
     """
-    import datasets
-
     langs = tuple(languages)
     per_column = "{lang}" in query_column
     if per_column != ("{lang}" in passage_column):
         raise DataError("query_column and passage_column must both or neither contain {lang}")
     if not per_column and not any("{lang}" in (s or "") for s in (config, data_files)):
         raise DataError("give {lang} in the column names, or in config / data_files (one load per language)")
+    source = _HfSource(path, config, data_files, split, limit_items, cache_dir)
+    if per_column:
+        ds = source.load(None)
+        q_cols = [source.column(ds, query_column.format(lang=lang)) for lang in langs]
+        p_cols = [source.column(ds, passage_column.format(lang=lang)) for lang in langs]
+        item_values = source.column(ds, item_column) if item_column else None
+    else:
+        q_cols, p_cols, item_values = source.aligned_columns(langs, query_column, passage_column, item_column)
+    label = name or Path(str(path).rstrip("/")).name or "hf"
+    return _corpus_from_columns(label, langs, q_cols, p_cols, item_values)
 
-    def load(lang: str | None):
-        kwargs = {"split": split, "cache_dir": cache_dir}
-        if config:
-            kwargs["name"] = config.format(lang=lang) if lang else config
-        if data_files:
-            kwargs["data_files"] = data_files.format(lang=lang) if lang else data_files
+
+@dataclass(frozen=True)
+class _HfSource:
+    """How ``load_hf_parallel`` loads one dataset, once or once per language."""
+
+    path: str
+    config: str | None
+    data_files: str | None
+    split: str
+    limit_items: int | None
+    cache_dir: str | None
+
+    def load(self, lang: str | None):
+        """The dataset (for ``lang`` where config / data_files hold ``{lang}``), cut to the limit."""
+        import datasets
+
+        kwargs = {"split": self.split, "cache_dir": self.cache_dir}
+        if self.config:
+            kwargs["name"] = self.config.format(lang=lang) if lang else self.config
+        if self.data_files:
+            kwargs["data_files"] = self.data_files.format(lang=lang) if lang else self.data_files
         try:
-            ds = datasets.load_dataset(path, **kwargs)
+            ds = datasets.load_dataset(self.path, **kwargs)
         except Exception as exc:  # datasets raises many types (missing file, hub errors)
-            raise DataError(f"cannot load dataset {path!r} ({kwargs}): {exc}") from None
-        if limit_items is not None:
-            ds = ds.select(range(min(limit_items, len(ds))))
+            raise DataError(f"cannot load dataset {self.path!r} ({kwargs}): {exc}") from None
+        if self.limit_items is not None:
+            ds = ds.select(range(min(self.limit_items, len(ds))))
         return ds
 
-    def column(ds, col: str) -> list:
+    def column(self, ds, col: str) -> list:
         if col not in ds.column_names:
-            raise DataError(f"dataset {path!r}: no column {col!r} (has {ds.column_names})")
+            raise DataError(f"dataset {self.path!r}: no column {col!r} (has {ds.column_names})")
         return ds[col]
 
-    q_cols, p_cols, item_values = [], [], None
-    if per_column:
-        ds = load(None)
+    def aligned_columns(self, langs: tuple[str, ...], query_column: str, passage_column: str,
+                        item_column: str | None) -> tuple[list, list, list | None]:
+        """Query and passage columns of one load per language; row i must be the same pair."""
+        q_cols, p_cols, item_values, n_rows = [], [], None, None
         for lang in langs:
-            q_cols.append(column(ds, query_column.format(lang=lang)))
-            p_cols.append(column(ds, passage_column.format(lang=lang)))
-        item_values = column(ds, item_column) if item_column else None
-    else:
-        n_rows = None
-        for lang in langs:
-            ds = load(lang)
+            ds = self.load(lang)
             if n_rows is not None and len(ds) != n_rows:
-                raise DataError(f"dataset {path!r}: {lang} has {len(ds)} rows, {langs[0]} has {n_rows}; "
+                raise DataError(f"dataset {self.path!r}: {lang} has {len(ds)} rows, {langs[0]} has {n_rows}; "
                                 "one-load-per-language needs aligned rows")
             n_rows = len(ds)
-            q_cols.append(column(ds, query_column))
-            p_cols.append(column(ds, passage_column))
+            q_cols.append(self.column(ds, query_column))
+            p_cols.append(self.column(ds, passage_column))
             if item_column and item_values is None:
-                item_values = column(ds, item_column)
+                item_values = self.column(ds, item_column)
+        return q_cols, p_cols, item_values
+
+
+def _corpus_from_columns(label: str, langs: tuple[str, ...], q_cols: list, p_cols: list,
+                         item_values: list | None) -> ParallelCorpus:
+    """A corpus from per-language text columns; blank cells are holes, empty rows are dropped."""
     n = len(q_cols[0])
     queries = np.empty((n, len(langs)), dtype=object)
     passages = np.empty((n, len(langs)), dtype=object)
@@ -370,8 +394,8 @@ def load_hf_parallel(
         item = np.arange(n, dtype=np.int64)
     else:
         _, item = np.unique(np.array([str(v) for v in item_values], dtype=object), return_inverse=True)
-    label = name or Path(str(path).rstrip("/")).name or "hf"
     corpus = ParallelCorpus(label, langs, item.ravel().astype(np.int64), queries, passages,
                             np.full(n, label, dtype=object))
     keep = corpus.eligibility().any(axis=(1, 2))
     return corpus if keep.all() else corpus.subset(keep)
+

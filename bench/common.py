@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from hybridir_core.paths import REPO_ROOT
+
 BENCH_DIR = REPO_ROOT / "bench"
 SCHEMA_VERSION = 1
 

@@ -13,7 +13,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ class DatasetResult:
     n_candidates: int
     encode_seconds: float
     metrics_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def encode_texts(

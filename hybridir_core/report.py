@@ -254,7 +254,8 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
              "Written by `python -m hybridir_core report`. Macro mAP over language cells; rank distance = "
              "the largest minus the smallest pooled rank of a query's relevant candidates, averaged within "
-             "each query language, then over languages, as the paper does (lower = less language bias). Paired tests: randomization sign-flip and bootstrap over "
+             "each query language, then over languages, as the paper does (lower = less language bias). "
+             "Paired tests: randomization sign-flip and bootstrap over "
              f"queries ({n_resamples:,} resamples), each query's AP averaged over its recipe's seeds, "
              "Holm-adjusted over the rows of each table; 'per seed' is the macro difference seed by seed.", "",
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",

@@ -123,7 +123,7 @@ def test_hub_preset_offline_fails_at_once(monkeypatch, name):
 
 
 def _fake_recipe(monkeypatch, build):
-    monkeypatch.setitem(models._RECIPES, "me5-small", models._Recipe(99, build))
+    monkeypatch.setitem(models._RECIPES, "me5-small", models._BuildRecipe(99, build))
 
 
 def test_interrupted_build_is_not_used(tmp_path, monkeypatch):
@@ -163,7 +163,7 @@ def test_recipe_change_rebuilds(tmp_path, monkeypatch):
     _fake_recipe(monkeypatch, lambda tmp, root: (tmp / "weights").write_text("v99"))
     ensure_built("me5-small", tmp_path)
     monkeypatch.setitem(models._RECIPES, "me5-small",
-                        models._Recipe(100, lambda tmp, root: (tmp / "weights").write_text("v100")))
+                        models._BuildRecipe(100, lambda tmp, root: (tmp / "weights").write_text("v100")))
     out = ensure_built("me5-small", tmp_path)
     assert (out / "weights").read_text() == "v100"
     assert json.loads((out / COMPLETE_MARKER).read_text())["recipe"] == "me5-small:v100"

@@ -175,6 +175,30 @@ def test_recipe_change_rebuilds(tmp_path, monkeypatch):
     assert json.loads((out / COMPLETE_MARKER).read_text())["recipe"] == "me5-small:v100"
 
 
+def test_dependency_recipe_change_rebuilds_dependents(tmp_path, monkeypatch):
+    def copy_small(tmp, root):
+        (tmp / "weights").write_text((root / "me5-small" / "weights").read_text())
+
+    _fake_recipe(monkeypatch, lambda tmp, root: (tmp / "weights").write_text("v99"))
+    monkeypatch.setitem(models._RECIPES, "me5-small-l6", models._Recipe(1, copy_small, needs=("me5-small",)))
+    ensure_built("me5-small-l6", tmp_path)
+    monkeypatch.setitem(models._RECIPES, "me5-small",
+                        models._Recipe(100, lambda tmp, root: (tmp / "weights").write_text("v100")))
+    assert not models.is_complete(tmp_path / "me5-small-l6", "me5-small-l6")
+    out = ensure_built("me5-small-l6", tmp_path)
+    assert (out / "weights").read_text() == "v100"
+
+
+def test_caches_with_the_e5c_tokenizer_are_stale(tmp_path):
+    # me5-small:v1 carried e5.c's tokenizer; v2 carries XLM-R's.
+    old = {"me5-small": "me5-small:v1", "me5-small-l6": "me5-small-l6:v1+me5-small:v1",
+           "me5-static": "me5-static:v1+me5-small:v1"}
+    for name, recipe in old.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / COMPLETE_MARKER).write_text(json.dumps({"recipe": recipe}))
+        assert not models.is_complete(tmp_path / name, name), name
+
+
 # --------------------------------------------------------------- real offline models
 
 

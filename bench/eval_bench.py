@@ -150,8 +150,11 @@ def cached_loaded(d, q_emb: np.ndarray, c_emb: np.ndarray, meta: dict) -> BenchL
 
 
 def eval_config(model: str, data: DataSpec, batch_size: int, chunk_size: int, **extra):
+    """The evaluation of one bench slice; encoding is the torch reference path unless ``backend``
+    says otherwise (the metric stage is measured here; encoders in encode_bench)."""
     from hybridir_core.config import EvalConfig
 
+    extra.setdefault("backend", "torch")
     return EvalConfig(model=model, datasets=(data.dataset,), languages=data.languages,
                       limit_per_lang=data.limit_per_lang, batch_size=batch_size,
                       chunk_size=chunk_size, data_dir=data.data_dir, **extra)

@@ -59,7 +59,7 @@ def _metric_stage(q_emb, pool_emb, pool_lang, relevant, query_frame, chunk_size:
 def task_real_pools(model: str, data: dict, workdir: str, sizes: list[int], n_queries: int,
                     batch_size: int = 64, chunk_size: int = 512, seed: int = 0) -> dict:
     """Both real-pool series (see the module docstring)."""
-    from hybridir_core import evaluate
+    from hybridir_core import encoders, evaluate
 
     spec = DataSpec.from_dict(data)
     xq = load_data(spec)
@@ -75,8 +75,8 @@ def task_real_pools(model: str, data: dict, workdir: str, sizes: list[int], n_qu
         loaded = load_bench_model(model)
         texts = mlqa.candidates["text"].to_numpy()[pick].tolist()
         with stage(out, "encode_mlqa_sample"):
-            c_ml = evaluate.encode_texts(loaded.model, texts, loaded.spec.passage_prompt, batch_size,
-                                         bucketed=True)
+            encoder = encoders.build("bucketed", loaded.model, batch_size)
+            c_ml = evaluate.encode_texts(encoder, texts, loaded.spec.passage_prompt)
         c_all = np.vstack([c_xq, c_ml])
         lang_all = np.concatenate([langs_xq, mlqa.candidates["lang"].to_numpy()[pick]])
         out["mlqa_candidates"] = len(pick)

@@ -16,9 +16,8 @@ DATASETS = ("xquad-r", "mlqa-r")
 STRATEGIES = ("mono", "cross", "hybrid")
 MIXES = ("per-batch", "per-pair")
 PAPER_TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
-EVAL_BACKENDS = ("torch", "bucketed", "int8")
-FAST_BACKEND = "bucketed"
-"""What ``--fast`` selects: the fastest backend that kept mAP within 0.002 in bench/."""
+EVAL_BACKENDS = ("auto", "torch", "bucketed", "bf16", "onnx", "int8")
+"""How texts are encoded (``encoders``); ``auto`` picks the fastest that passes the accuracy gate."""
 
 
 def _number(value: Any, name: str) -> float:
@@ -71,10 +70,9 @@ class EvalConfig(_Serialisable):
         batch_size: encoding batch size.
         chunk_size: queries per block of the exact-rank matrix product.
         data_dir: explicit data directory (else the env var, ``data/``, ``../shared/datasets``).
-        backend: how texts are encoded on the CPU. ``torch``: as sentence-transformers does;
-            ``bucketed``: batches of equal *token* length (same embeddings, less padding);
-            ``int8``: bucketed, with int8 dynamic quantisation of the Linear layers
-            (``FAST_BACKEND`` is the one ``bench/`` measured fastest within 0.002 mAP).
+        backend: how texts are encoded (see ``encoders``): ``auto`` (default) picks, for this
+            CPU, the fastest of ``bf16`` / ``onnx`` / ``bucketed`` that passes the accuracy
+            gate; ``torch`` is ``SentenceTransformer.encode``, the reference path.
     """
 
     model: str = "me5-small"
@@ -85,7 +83,7 @@ class EvalConfig(_Serialisable):
     batch_size: int = 64
     chunk_size: int = 512
     data_dir: str | None = None
-    backend: str = "torch"
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         _require_ints(self, ("limit_per_lang", "batch_size", "chunk_size"))

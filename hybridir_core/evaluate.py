@@ -21,14 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import bias, metrics, ranking, runs
+from . import bias, encoders, metrics, ranking, runs
 from .config import EvalConfig
 from .data import LareqaData, load_lareqa
 from .paths import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
-ENCODE_SLICE = 1024
 
 
 @dataclass
@@ -41,66 +40,30 @@ class DatasetResult:
     n_candidates: int
     encode_seconds: float
     metrics_seconds: float
+    encoder: dict
 
 
-def encode_texts(
-    model, texts: list[str], prompt: str | None, batch_size: int,
-    progress: Progress | None = None, phase: str = "encoding", bucketed: bool = False,
-) -> np.ndarray:
-    """Encode distinct texts once, longest first in slices (the progress unit), normalised.
-
-    With ``bucketed``, texts are ordered by their *token* count (the model's tokenizer, prompt
-    included) and each batch is encoded as one call, so a batch pads to nearly nothing;
-    sentence-transformers sorts by characters, a poor proxy across scripts. The embeddings
-    are the same up to float rounding.
-    """
+def encode_texts(encoder: encoders.Encoder, texts: list[str], prompt: str | None,
+                 progress: Progress | None = None, phase: str = "encoding") -> np.ndarray:
+    """Encode each distinct text once with ``encoder``; rows follow ``texts``."""
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-    lengths = token_lengths(model, list(unique), prompt) if bucketed else [len(t) for t in unique]
-    order = np.argsort([-n for n in lengths], kind="stable")
-    step = batch_size if bucketed else ENCODE_SLICE
-    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    out = np.zeros((len(unique), dimension()), dtype=np.float32)
-    for lo in range(0, len(order), step):
-        idx = order[lo : lo + step]
-        out[idx] = model.encode(
-            [unique[i] for i in idx], prompt=prompt or None, batch_size=batch_size,
-            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-        )
-        if progress is not None:
-            progress(phase, min(lo + step, len(order)), len(order))
-    return out[inverse.ravel()]
+    on_batch = (lambda done, total: progress(phase, done, total)) if progress else None
+    return encoder.encode(list(unique), prompt, on_batch)[inverse.ravel()]
 
 
-def token_lengths(model, texts: list[str], prompt: str | None) -> list[int]:
-    """Token count of each text as the model will see it (characters if it has no tokenizer)."""
-    tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is None or not callable(tokenizer):
-        return [len(t) for t in texts]
-    max_length = getattr(model, "max_seq_length", None) or 512
-    ids = tokenizer([(prompt or "") + t for t in texts], add_special_tokens=True, truncation=True,
-                    max_length=max_length)["input_ids"]
-    return [len(i) for i in ids]
+def make_encoder(loaded, config: EvalConfig, probe_texts: list[str], prompt: str | None) -> encoders.Encoder:
+    """The encoder of ``config.backend``; ``auto`` chooses, and proves, one on ``probe_texts``.
 
-
-def encoder_for(model, backend: str):
-    """The model to encode with under ``backend`` (``EvalConfig.backend``).
-
-    ``int8`` returns a copy whose ``torch.nn.Linear`` layers are dynamically quantised to
-    int8 (weights int8, activations quantised per batch); the caller's model is untouched.
-    Models that are not torch modules are returned as they are.
+    A named backend that cannot run here falls back to ``torch`` with one warning line.
     """
-    if backend != "int8":
-        return model
-    import warnings
-
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
-        return model
-    with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
-                                                      inplace=False)
+    if config.backend == "auto":
+        return encoders.choose(loaded.model, config.batch_size, encoders.probe(probe_texts), prompt,
+                               loaded.local_dir)
+    try:
+        return encoders.build(config.backend, loaded.model, config.batch_size, loaded.local_dir)
+    except encoders.BackendUnavailable as exc:
+        logger.warning("backend %s unavailable (%s); encoding with torch", config.backend, exc)
+        return encoders.build("torch", loaded.model, config.batch_size)
 
 
 def ranks_table(data: LareqaData, blocks: ranking.RankBlocks) -> pd.DataFrame:
@@ -122,15 +85,16 @@ def evaluate_dataset(
     """Encode one dataset with ``loaded`` (a ``models.LoadedModel``) and rank exactly."""
     spec = loaded.spec
     started = time.perf_counter()
-    model = encoder_for(loaded.model, config.backend)
-    bucketed = config.backend != "torch"
     candidate_texts = data.candidates["text"].tolist()
     if config.with_context:
         candidate_texts = [f"{s} {c}" for s, c in zip(candidate_texts, data.candidates["context"])]
-    q_emb = encode_texts(model, data.questions["text"].tolist(), spec.query_prompt,
-                         config.batch_size, progress, f"encoding {data.name} questions", bucketed)
-    c_emb = encode_texts(model, candidate_texts, spec.passage_prompt,
-                         config.batch_size, progress, f"encoding {data.name} candidates", bucketed)
+    if progress:
+        progress(f"choosing the encoder for {data.name}", 0, 1)
+    encoder = make_encoder(loaded, config, candidate_texts, spec.passage_prompt)
+    q_emb = encode_texts(encoder, data.questions["text"].tolist(), spec.query_prompt, progress,
+                         f"encoding {data.name} questions")
+    c_emb = encode_texts(encoder, candidate_texts, spec.passage_prompt, progress,
+                         f"encoding {data.name} candidates")
     encoded = time.perf_counter()
     block_of = {lang: i for i, lang in enumerate(data.languages)}
     blocks = ranking.exact_ranks(
@@ -140,7 +104,8 @@ def evaluate_dataset(
     )
     table = ranks_table(data, blocks)
     return DatasetResult(data.name, table, len(data.questions), len(data.candidates),
-                         encoded - started, time.perf_counter() - encoded)
+                         encoded - started, time.perf_counter() - encoded,
+                         {"backend": encoder.name, **{k: v for k, v in encoder.info.items() if k != "model_dir"}})
 
 
 def summarise(ranks: pd.DataFrame, n_questions_by_lang: dict[str, int]) -> tuple[pd.DataFrame, dict]:
@@ -223,7 +188,7 @@ def run_evaluation(
     from .models import ensure_loaded
 
     loaded = ensure_loaded(model)
-    all_ranks, matrices, summaries = [], [], {}
+    all_ranks, matrices, summaries, encoder_info = [], [], {}, {}
     for name in config.datasets:
         if progress:
             progress(f"loading {name}", 0, 1)
@@ -240,6 +205,7 @@ def run_evaluation(
         all_ranks.append(result.ranks)
         matrices.append(matrix)
         summaries[name] = summary
+        encoder_info[name] = result.encoder
     run_config = {
         "run_id": out_dir.name,
         "kind": "eval",
@@ -248,6 +214,7 @@ def run_evaluation(
         "eval": config.to_dict(),
         "train": None,
         "seed": None,
+        "encoders": encoder_info,
         **environment_info(),
         **(extra_config or {}),
     }

@@ -27,8 +27,9 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
 def search_dataset(model: str, dataset: str, query: str, k: int = 10,
                    languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
     """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
+    from .config import EvalConfig
     from .data import load_lareqa
-    from .evaluate import encode_texts
+    from .evaluate import encode_texts, make_encoder
     from .models import load_model
 
     if not query.strip():
@@ -36,8 +37,9 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
     loaded = load_model(model)
     data = load_lareqa(dataset, data_dir, languages)
     texts = data.candidates["text"].tolist()
-    cand = encode_texts(loaded.model, texts, loaded.spec.passage_prompt, 64)
-    q = encode_texts(loaded.model, [query], loaded.spec.query_prompt, 1)
+    encoder = make_encoder(loaded, EvalConfig(model=model), texts, loaded.spec.passage_prompt)
+    cand = encode_texts(encoder, texts, loaded.spec.passage_prompt)
+    q = encode_texts(encoder, [query], loaded.spec.query_prompt)
     scores, idx = top_k(build_index(cand), q, k)
     return [
         {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}

@@ -7,9 +7,7 @@ import pytest
 
 from bench import __main__ as bench_main
 from bench import eval_bench, report, scaling
-from bench.common import HashEncoder, run_task
-from hybridir_core import cli, evaluate
-from hybridir_core.config import FAST_BACKEND, EvalConfig
+from bench.common import run_task
 
 RATIO_KEYS = {"part", "name", "value", "target", "passed", "hybridir", "baseline", "note", "extra"}
 
@@ -106,52 +104,3 @@ def test_readme_section_is_replaced(tmp_path):
     report.update_readme(readme, "new table\n")
     text = readme.read_text()
     assert "new table" in text and "old" not in text and text.endswith("tail\n")
-
-
-# -- the --fast hook in hybridir_core (EvalConfig.backend) ------------------------------------
-
-
-def test_backend_is_validated_and_fast_flag_selects_it():
-    with pytest.raises(ValueError):
-        EvalConfig(backend="onnx")
-    parser = cli.build_parser()
-    args = parser.parse_args(["evaluate", "--out", "runs/x", "--fast"])
-    assert cli.eval_config_from_args(args, "m").backend == FAST_BACKEND
-    args = parser.parse_args(["evaluate", "--out", "runs/x"])
-    assert cli.eval_config_from_args(args, "m").backend == "torch"
-
-
-def test_bucketed_encoding_keeps_embeddings_and_order():
-    encoder = HashEncoder()
-    texts = ["b", "a longer text", "a", "b", "mid text"]
-    plain = evaluate.encode_texts(encoder, texts, "q: ", 2)
-    bucketed = evaluate.encode_texts(encoder, texts, "q: ", 2, bucketed=True)
-    np.testing.assert_array_equal(plain, bucketed)
-    np.testing.assert_array_equal(plain[0], plain[3])
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    from bench.common import FIXTURE_MODEL, load_bench_model
-
-    return load_bench_model(FIXTURE_MODEL).model
-
-
-def test_bucketed_real_model_matches_and_int8_is_a_copy(minilm):
-    import torch
-
-    texts = ["Wie viel Protein?", "How much protein should a woman eat per day, roughly?", "短い",
-             "The quick brown fox jumps over the lazy dog again and again.", "ok"]
-    lengths = evaluate.token_lengths(minilm, texts, None)
-    assert lengths[1] > lengths[0] and all(n >= 2 for n in lengths)
-    plain = evaluate.encode_texts(minilm, texts, None, 2)
-    bucketed = evaluate.encode_texts(minilm, texts, None, 2, bucketed=True)
-    np.testing.assert_allclose(plain, bucketed, atol=1e-5)
-    quantized = evaluate.encoder_for(minilm, "int8")
-    assert quantized is not minilm and evaluate.encoder_for(minilm, "bucketed") is minilm
-    dynamic_linear = torch.ao.nn.quantized.dynamic.Linear
-    assert not any(isinstance(m, dynamic_linear) for m in minilm.modules())
-    assert any(isinstance(m, dynamic_linear) for m in quantized.modules())
-    q = evaluate.encode_texts(quantized, texts, None, 2, bucketed=True)
-    assert np.all(np.sum(q * plain, axis=1) > 0.8)
-    assert isinstance(next(minilm.parameters()), torch.nn.Parameter)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import DATASETS, FAST_BACKEND, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from ..config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from ..report import Recipe
 
 _TRAIN_DEFAULTS = TrainConfig()
@@ -40,8 +40,9 @@ def add_eval_options(parser: argparse.ArgumentParser) -> None:
                         help="encode candidates as sentence + paragraph (LAReQA option)")
     parser.add_argument("--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--fast", action="store_true",
-                        help=f"faster CPU encoding (backend {FAST_BACKEND!r}; see bench/README.md)")
+    parser.add_argument("--backend", default=_EVAL_DEFAULTS.backend, choices=EVAL_BACKENDS,
+                        help="how texts are encoded: auto (default) = the fastest backend for this CPU "
+                             "that passes the accuracy gate; torch = plain sentence-transformers")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +67,7 @@ def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
         model=model, datasets=DATASETS if args.dataset == "all" else (args.dataset,),
         limit_per_lang=args.limit_per_lang, languages=tuple(args.languages) if args.languages else None,
         with_context=args.with_context, batch_size=args.eval_batch_size, data_dir=args.data_dir,
-        backend=FAST_BACKEND if args.fast else "torch",
+        backend=args.backend,
     )
 
 
@@ -125,8 +126,8 @@ def _eval_words(config: EvalConfig) -> list[str]:
         words += ["--eval-batch-size", str(config.batch_size)]
     if config.data_dir:
         words += ["--data-dir", config.data_dir]
-    if config.backend != "torch":
-        words.append("--fast")
+    if config.backend != _EVAL_DEFAULTS.backend:
+        words += ["--backend", config.backend]
     return words
 
 

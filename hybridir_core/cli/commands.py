@@ -94,15 +94,25 @@ def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 
 def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from ..models import ensure_built, list_models
+    """Build offline models, or list the registry with each offline model's build state."""
+    from ..models import build_card, ensure_built, is_built, list_models, resolve_cache_dir
 
     for name in args.build or []:
         print(f"{name}: {ensure_built(name)}")
     if args.build:
         return
     for spec in list_models():
-        print(f"{spec.name:<28} {spec.source:<8} {spec.scale:<7} layers={spec.layers:<3} "
-              f"dim={spec.dim:<5} params={spec.params / 1e6:7.1f}M  {spec.description}")
+        state = ""
+        if spec.source == "offline":
+            built = is_built(resolve_cache_dir() / spec.name, spec.name)
+            card = build_card(spec.name) if built else None
+            state = "built" if built else "not built"
+            if card:
+                state += (f" (val. MSE {card['final_validation_mse']:.2e}, {card['config']['steps']} steps, "
+                          f"{card['wall_seconds'] / 60:.0f} min)")
+        non_emb = f"{spec.non_embedding_params / 1e6:5.1f}M" if spec.non_embedding_params is not None else "    ?"
+        print(f"{spec.name:<14} {spec.source:<8} {spec.scale:<8} layers={spec.layers:<3} "
+              f"params={spec.params / 1e6:6.1f}M non-embedding={non_emb}  {state:<12} {spec.description}")
 
 
 def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:

@@ -1,0 +1,136 @@
+"""Encoder backends against plain ``SentenceTransformer.encode`` on whole datasets (issue 12).
+
+``python -m bench.backends --model me5-small --datasets mlqa-r xquad-r`` encodes every
+question and candidate of each dataset (prompts included, the same texts and batch size for
+every contender, one after another in this process after a warm-up), then ranks them with
+hybridir's exact metrics. It reports texts/s, the ratio to plain encode, the smallest cosine to
+the plain fp32 embeddings and every Mono / Cross / Multi mAP (macro and micro) difference, and
+writes ``bench/results/backends-<date>-<cpu>.{json,md}`` with the CPU model and flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from hybridir_core import encoders, evaluate, ranking
+from hybridir_core.data import load_lareqa
+from hybridir_core.models import load_model
+from hybridir_core.paths import REPO_ROOT
+
+MAP_KEEP = 0.002
+KEYS = ("mono_map", "cross_map", "multi_map", "mono_map_micro", "cross_map_micro", "multi_map_micro")
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def plain_encode(model, texts, prompt, batch_size):
+    return model.encode(texts, prompt=prompt or None, batch_size=batch_size, normalize_embeddings=True,
+                        convert_to_numpy=True, show_progress_bar=False)
+
+
+def timed(fn, *args) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - started
+
+
+def aggregates(data, q_emb, c_emb) -> dict[str, float]:
+    block_of = {lang: i for i, lang in enumerate(data.languages)}
+    blocks = ranking.exact_ranks(q_emb, c_emb, data.relevant_candidates(),
+                                 data.candidates["lang"].map(block_of).to_numpy())
+    table = evaluate.ranks_table(data, blocks)
+    _, summary = evaluate.summarise(table, data.questions.groupby("lang").size().to_dict())
+    return {k: summary[k] for k in KEYS}
+
+
+def run_dataset(loaded, name: str, backends: list[str], batch_size: int) -> dict:
+    data = load_lareqa(name)
+    model, spec = loaded.model, loaded.spec
+    q_texts, c_texts = data.questions["text"].tolist(), data.candidates["text"].tolist()
+    n_texts = len(q_texts) + len(c_texts)
+    plain_encode(model, q_texts[:16], spec.query_prompt, batch_size)  # warm-up
+    (q0, t_q), (c0, t_c) = (timed(plain_encode, model, q_texts, spec.query_prompt, batch_size),
+                            timed(plain_encode, model, c_texts, spec.passage_prompt, batch_size))
+    base = aggregates(data, q0, c0)
+    out = {"n_texts": n_texts, "plain": {"seconds": round(t_q + t_c, 2),
+                                         "texts_per_second": round(n_texts / (t_q + t_c), 2), **base}}
+    for backend in backends:
+        started = time.perf_counter()
+        if backend == "auto":
+            encoder = encoders.choose(model, batch_size, encoders.probe(c_texts), spec.passage_prompt,
+                                      loaded.local_dir)
+        else:
+            encoder = encoders.build(backend, model, batch_size, loaded.local_dir)
+        encoder.encode(q_texts[:16], spec.query_prompt)  # warm-up (an ONNX export counts above)
+        prepare = time.perf_counter() - started
+        (q, t_q), (c, t_c) = (timed(encoder.encode, q_texts, spec.query_prompt),
+                              timed(encoder.encode, c_texts, spec.passage_prompt))
+        got = aggregates(data, q, c)
+        cosine = float(min((q * q0).sum(1).min(), (c * c0).sum(1).min()))
+        diffs = {k: round(got[k] - base[k], 6) for k in KEYS}
+        out[backend] = {"chosen": encoder.name, "prepare_seconds": round(prepare, 2),
+                        "seconds": round(t_q + t_c, 2), "texts_per_second": round(n_texts / (t_q + t_c), 2),
+                        "ratio_to_plain": round((out["plain"]["seconds"]) / (t_q + t_c), 3),
+                        "min_cosine": cosine, "map_diff": diffs,
+                        "max_abs_map_diff": max(abs(v) for v in diffs.values()),
+                        "keeps_map": max(abs(v) for v in diffs.values()) <= MAP_KEEP,
+                        "info": {k: v for k, v in encoder.info.items() if k != "model_dir"}}
+        print(f"{name} {backend}->{encoder.name}: {out[backend]['ratio_to_plain']}x, "
+              f"max |Δ mAP| {out[backend]['max_abs_map_diff']:.5f}, min cos {cosine:.6f}", flush=True)
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Encoder backends vs plain encode ({result['model']}, {result['cpu']})", "",
+             f"CPU flags used by the gate: {', '.join(result['bf16_flags']) or 'none'}; "
+             f"torch threads {result['threads']}; batch {result['batch_size']}; {result['date']}.", "",
+             "| dataset | backend (chosen) | texts/s | plain texts/s | ratio | min cosine | max abs Δ mAP "
+             "| Δ Mono / Cross / Multi (macro) | kept within 0.002 |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, ds in result["datasets"].items():
+        for backend, r in ds.items():
+            if backend in ("plain", "n_texts"):
+                continue
+            d = r["map_diff"]
+            lines.append(f"| {name} | {backend} ({r['chosen']}) | {r['texts_per_second']} | "
+                         f"{ds['plain']['texts_per_second']} | {r['ratio_to_plain']:.2f}x | {r['min_cosine']:.6f} | "
+                         f"{r['max_abs_map_diff']:.5f} | {d['mono_map']:+.5f} / {d['cross_map']:+.5f} / "
+                         f"{d['multi_map']:+.5f} | {'yes' if r['keeps_map'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="me5-small")
+    parser.add_argument("--datasets", nargs="+", default=["mlqa-r", "xquad-r"])
+    parser.add_argument("--backends", nargs="+", default=["auto", "onnx"])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    args = parser.parse_args()
+    import torch
+
+    loaded = load_model(args.model)
+    result = {"model": args.model, "cpu": cpu_name(), "date": date.today().isoformat(),
+              "bf16_flags": sorted({"avx512_bf16", "amx_bf16"} & encoders.cpu_flags()),
+              "threads": torch.get_num_threads(), "batch_size": args.batch_size,
+              "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
+    stem = f"backends-{result['date']}-{args.model}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -228,7 +228,8 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
         elif job.state == "done":
             st.caption("Finished: see Language matrices, Trade-offs and Compare & export.")
         elif job.state in ("failed", "interrupted"):
-            st.error(status.get("error") or "The job was interrupted: no worker is running it.")
+            st.error(status.get("error") or "The job was interrupted: its process is gone (the queue "
+                                            "marks it failed when its worker restarts). Submit it again.")
         elif job.state == "cancelled":
             st.caption(status.get("message") or "Cancelled.")
         if job.state in ("running", "failed", "interrupted"):

@@ -13,6 +13,11 @@ from typing import Any, TypeVar
 T = TypeVar("T", bound="_Serialisable")
 
 DATASETS = ("xquad-r", "mlqa-r")
+EVAL_LANGUAGES = {
+    "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
+    "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
+}
+"""The languages of each LAReQA dataset (``data.LAREQA_LANGUAGES`` is this table)."""
 STRATEGIES = ("mono", "cross", "hybrid")
 MIXES = ("per-batch", "per-pair")
 PAPER_TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
@@ -96,6 +101,22 @@ class EvalConfig(_Serialisable):
             raise ValueError("limit_per_lang must be a positive integer")
         if self.batch_size < 1 or self.chunk_size < 1:
             raise ValueError("batch_size and chunk_size must be positive")
+        _check_eval_languages(self.datasets, self.languages)
+
+
+def _check_eval_languages(datasets: tuple[str, ...], languages: tuple[str, ...] | None) -> None:
+    """Languages given once each, and held by every requested dataset (checked before any work)."""
+    if languages is None:
+        return
+    duplicated = sorted({lang for lang in languages if list(languages).count(lang) > 1})
+    if duplicated or not languages:
+        raise ValueError(f"languages: duplicate language(s) {duplicated}" if duplicated
+                         else "languages: give at least one language, or none for all")
+    for name in datasets:
+        missing = sorted(set(languages) - set(EVAL_LANGUAGES[name]))
+        if missing:
+            raise ValueError(f"languages: {name} has no {', '.join(missing)} (it has "
+                             f"{', '.join(EVAL_LANGUAGES[name])}); pick --dataset or other languages")
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,16 @@ import json
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import paths
+from .config import EVAL_LANGUAGES
 from .paths import REPO_ROOT
 
-LAREQA_LANGUAGES = {
-    "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
-    "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
-}
+LAREQA_LANGUAGES = EVAL_LANGUAGES
 # Public source, pinned (see ../shared/datasets/README.md); MLQA-R was removed later upstream.
 SOURCE_COMMITS = {
     "xquad-r": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
@@ -161,19 +160,68 @@ def download_lareqa(target: Path) -> Path:
 
 
 def _read_language_file(path: Path) -> list[dict]:
+    """The paragraphs of a SQuAD-style file; a DataError names the file and what is wrong."""
     if not path.is_file():
         raise DataError(f"{path}: missing language file")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        articles = payload["data"]
-        return [p for article in articles for p in article["paragraphs"]]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); save it as UTF-8") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON ({exc})") from None
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{path}: not SQuAD-style LAReQA JSON (missing {exc})") from None
+    articles = _field(path, payload, "data", list, "the file")
+    paragraphs = []
+    for a_index, article in enumerate(articles):
+        paragraphs.extend(_field(path, article, "paragraphs", list, f"article {a_index}"))
+    return paragraphs
 
 
-def _sentence_of(breaks: list[list[int]], start: int) -> int | None:
+_KIND_NAMES = {str: "a string", list: "a list", int: "an integer", dict: "an object"}
+
+
+def _field(path: Path, obj: Any, key: str, kind: type, where: str) -> Any:
+    """``obj[key]`` if ``obj`` is an object holding a ``kind`` there, else a DataError naming it."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: {where} must be an object, got {_shown(obj)}")
+    if key not in obj:
+        raise DataError(f"{path}: {where} lacks {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise DataError(f"{path}: {where}: {key!r} must be {_KIND_NAMES[kind]}, got {_shown(value)}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else f"{type(value).__name__} {value!r:.40}"
+
+
+def _sentence_breaks(path: Path, paragraph: dict, where: str) -> list[tuple[int, int]]:
+    """``sentence_breaks`` as ``[start, end]`` integer pairs within the context."""
+    context = _field(path, paragraph, "context", str, where)
+    breaks = _field(path, paragraph, "sentence_breaks", list, where)
+    for pair in breaks:
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
+                or not 0 <= pair[0] < pair[1] <= len(context)):
+            raise DataError(f"{path}: {where}: 'sentence_breaks' must hold [start, end] integer pairs "
+                            f"within the context, got {pair!r:.40}")
+    return [(begin, end) for begin, end in breaks]
+
+
+def _question(path: Path, qa: Any, where: str) -> tuple[str, str, int]:
+    """``(id, question text, answer_start)`` of one entry of ``qas``."""
+    qid = _field(path, qa, "id", str, where)
+    where = f"{where} (id {qid})"
+    text = _field(path, qa, "question", str, where)
+    answers = _field(path, qa, "answers", list, where)
+    if not answers:
+        raise DataError(f"{path}: {where}: 'answers' is empty")
+    start = _field(path, answers[0], "answer_start", int, f"{where}, answer 0")
+    return qid, text, start
+
+
+def _sentence_of(breaks: list[tuple[int, int]], start: int) -> int | None:
     for i, (begin, end) in enumerate(breaks):
         if begin <= start < end:
             return i
@@ -184,23 +232,22 @@ def _parse_language(path: Path, lang: str) -> tuple[list[dict], list[dict]]:
     """Rows of candidates and questions (answer as a local candidate offset)."""
     candidates, questions = [], []
     for p_index, paragraph in enumerate(_read_language_file(path)):
-        try:
-            context, breaks, qas = paragraph["context"], paragraph["sentence_breaks"], paragraph["qas"]
-        except KeyError as exc:
-            raise DataError(f"{path}: paragraph {p_index} lacks {exc}") from None
+        where = f"paragraph {p_index}"
+        breaks = _sentence_breaks(path, paragraph, where)
+        context, qas = paragraph["context"], _field(path, paragraph, "qas", list, where)
         first = len(candidates)
         for begin, end in breaks:
             candidates.append({"lang": lang, "text": context[begin:end], "context": context,
                                "paragraph": p_index})
-        for qa in qas:
-            start = qa["answers"][0]["answer_start"]
+        for q_index, qa in enumerate(qas):
+            qid, text, start = _question(path, qa, f"{where}, question {q_index}")
             sentence = _sentence_of(breaks, start)
             if sentence is None:
-                raise DataError(
-                    f"{path}: question {qa['id']}: answer_start {start} falls in no sentence"
-                )
-            questions.append({"question_id": qa["id"], "lang": lang, "text": qa["question"],
+                raise DataError(f"{path}: question {qid}: answer_start {start} falls in no sentence")
+            questions.append({"question_id": qid, "lang": lang, "text": text,
                               "local_candidate": first + sentence})
+    if not questions:
+        raise DataError(f"{path}: no questions (its 'data' holds no paragraph with a question)")
     return candidates, questions
 
 
@@ -228,6 +275,8 @@ def load_lareqa(
         raise DataError(f"unknown dataset {name!r}; choose from {sorted(LAREQA_LANGUAGES)}")
     all_langs = LAREQA_LANGUAGES[name]
     langs = sorted(languages) if languages else list(all_langs)
+    if len(set(langs)) != len(langs):
+        raise DataError(f"{name}: duplicate language(s) {sorted({x for x in langs if langs.count(x) > 1})}")
     unknown = sorted(set(langs) - set(all_langs))
     if unknown:
         raise DataError(f"{name}: unknown language(s) {unknown}; it has {list(all_langs)}")

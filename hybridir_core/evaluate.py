@@ -173,26 +173,36 @@ def environment_info() -> dict[str, Any]:
     }
 
 
+def load_eval_data(config: EvalConfig, progress: Progress | None = None) -> dict[str, LareqaData]:
+    """Every dataset of ``config``, read and validated (a ``DataError`` names the bad file)."""
+    loaded = {}
+    for name in config.datasets:
+        if progress:
+            progress(f"loading {name}", 0, 1)
+        loaded[name] = load_lareqa(name, config.data_dir, config.languages, config.limit_per_lang)
+    return loaded
+
+
 def run_evaluation(
     model, out_dir: Path, config: EvalConfig, progress: Progress | None = None,
-    extra_config: dict[str, Any] | None = None,
+    extra_config: dict[str, Any] | None = None, datasets: dict[str, LareqaData] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (registry name, path, or ``LoadedModel``) into a run directory.
 
+    Every dataset is read (``load_eval_data``, or ``datasets`` when the caller already did)
+    before the model is built, so a bad data file stops the run before any heavy work.
     Returns the ``metrics.json`` payload per dataset. Files are written only once every
     dataset is done (``metrics.json`` last), so a crash leaves no run that looks finished.
     """
     out_dir = Path(out_dir)
+    datasets = datasets or load_eval_data(config, progress)
     if progress:
         progress("building the model", 0, 1)
     from .models import ensure_loaded
 
     loaded = ensure_loaded(model)
     all_ranks, matrices, summaries, encoder_info = [], [], {}, {}
-    for name in config.datasets:
-        if progress:
-            progress(f"loading {name}", 0, 1)
-        data = load_lareqa(name, config.data_dir, config.languages, config.limit_per_lang)
+    for name, data in datasets.items():
         result = evaluate_dataset(loaded, data, config, progress)
         started = time.perf_counter()
         matrix, summary = summarise(result.ranks, data.questions.groupby("lang").size().to_dict())

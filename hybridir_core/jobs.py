@@ -166,8 +166,12 @@ def eta_seconds(status: dict[str, Any], phase_start: dict[str, Any] | None = Non
     return (updated - t0) / (step - step0) * (total - step)
 
 
-def list_jobs(runs_root: Path) -> list[Job]:
-    """Every run directory with a ``job.json``: running first, then queued (FIFO), then the rest newest first."""
+def list_jobs(runs_root: Path, restart_worker: bool = True) -> list[Job]:
+    """Every run directory with a ``job.json``: running first, then queued (FIFO), then the rest newest first.
+
+    A ``running`` job whose process is gone is ``interrupted``; with ``restart_worker``, a dead
+    worker is restarted when jobs wait or run without one (it adopts a live job).
+    """
     runs_root = Path(runs_root)
     if not runs_root.is_dir():
         return []
@@ -181,12 +185,32 @@ def list_jobs(runs_root: Path) -> list[Job]:
         status = runs.read_status(job_file.parent)
         job = Job(job_file.parent.name, job_file.parent, str(meta.get("description", "")),
                   meta.get("submitted", 0.0), status, meta.get("phase_start"))
-        # A job left "running" with no worker alive was interrupted (the machine or worker died).
-        job.stale = status.get("state") == "running" and not worker_alive
+        job.stale = status.get("state") == "running" and not job_process_alive(job.path, status, worker_alive)
         jobs.append(job)
+    if restart_worker and not worker_alive and any(j.active or j.stale for j in jobs):
+        ensure_worker(runs_root)
     order = {"running": 0, "queued": 1}
     return sorted(jobs, key=lambda j: (order.get(j.state, 2),
                                        j.submitted if j.state == "queued" else -j.submitted))
+
+
+def job_process_alive(run_dir: Path, status: dict[str, Any], worker_alive: bool = False) -> bool:
+    """Whether a running job's process still runs: the pid in ``status.json`` (with its start time
+    and host), else the worker's record in ``job.json``; old files without either trust the worker."""
+    alive = runs.process_alive(status)
+    if alive is not None:
+        return alive
+    meta = _read_job(run_dir)
+    return _own_process(run_dir, meta.get("pid")) or (not meta.get("pid") and worker_alive)
+
+
+def _own_process(run_dir: Path, pid: Any) -> bool:
+    """True when ``pid`` is alive and is this job (its command line names the run directory)."""
+    try:
+        process = psutil.Process(pid) if isinstance(pid, int) else None
+        return bool(process) and process.status() != psutil.STATUS_ZOMBIE and str(run_dir) in process.cmdline()
+    except psutil.Error:
+        return False
 
 
 def cancel(run_id: str, runs_root: Path) -> str:
@@ -212,7 +236,7 @@ def cancel(run_id: str, runs_root: Path) -> str:
         if state == "queued":
             _finish(run_dir, "cancelled", "cancelled before it started")
             return "cancelled"
-    if not worker_running(runs_root):
+    if not worker_running(runs_root) or not job_process_alive(run_dir, status, True):
         _terminate_job(run_dir)
         _finish(run_dir, "cancelled", "cancelled (no worker was running it)")
         return "cancelled"
@@ -328,7 +352,8 @@ def _run_job(runs_root: Path, run_dir: Path) -> None:
         if runs.read_status(run_dir).get("state") != "queued":  # cancelled meanwhile
             return
         meta = _read_job(run_dir)
-        runs.StatusWriter(run_dir).update(state="running", phase="starting", step=0, total=0,
+        # pid None: the job records its own process; until then readers look at job.json's pid
+        runs.StatusWriter(run_dir).update(state="running", phase="starting", step=0, total=0, pid=None,
                                           message="starting the job", started=time.time(), error=None)
         argv = [*meta.get("command", default_command()), "run", str(run_dir)]
         with open(run_dir / LOG, "ab") as log:
@@ -341,14 +366,33 @@ def _run_job(runs_root: Path, run_dir: Path) -> None:
                 return
         meta.update(pid=proc.pid, pgid=proc.pid, started=time.time())
         runs.write_json(run_dir / JOB, meta)
+    _watch(run_dir, meta, proc.pid, lambda: _wait_child(proc))
+
+
+def _wait_child(proc: subprocess.Popen) -> int | None:
+    """The exit code of the worker's own child, or None while it runs."""
+    try:
+        return proc.wait(timeout=POLL_SECONDS)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _wait_adopted(process: psutil.Process) -> int | None:
+    """A job started by a worker that died: not our child, so no exit code (-1 once it ended)."""
+    try:
+        process.wait(timeout=POLL_SECONDS)
+    except psutil.TimeoutExpired:
+        return None
+    except psutil.Error:
+        pass
+    return -1
+
+
+def _watch(run_dir: Path, meta: dict[str, Any], pgid: int, poll) -> None:
+    """Follow a running job until it ends (phases for the ETA, cancel requests), then record its end."""
     cancelled_at = None
     phase = None
-    while True:
-        try:
-            returncode = proc.wait(timeout=POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            pass
+    while (returncode := poll()) is None:
         status = runs.read_status(run_dir)
         if status.get("phase") and status.get("phase") != phase:
             phase = status["phase"]
@@ -358,30 +402,51 @@ def _run_job(runs_root: Path, run_dir: Path) -> None:
         if (run_dir / CANCEL).exists():
             if cancelled_at is None:
                 cancelled_at = time.monotonic()
-                _signal_group(proc.pid, signal.SIGTERM)
+                _signal_group(pgid, signal.SIGTERM)
             elif time.monotonic() - cancelled_at > TERMINATE_GRACE_SECONDS:
-                _signal_group(proc.pid, signal.SIGKILL)
+                _signal_group(pgid, signal.SIGKILL)
     # The job's own process group may have children left; end them with it.
-    _signal_group(proc.pid, signal.SIGKILL)
+    _signal_group(pgid, signal.SIGKILL)
+    _record_end(run_dir, returncode)
+
+
+def _record_end(run_dir: Path, returncode: int) -> None:
+    """The final state from the files (a complete run is done) and the exit code (-1: unknown)."""
     status = runs.read_status(run_dir)
-    if (run_dir / CANCEL).exists() and not (returncode == 0 and runs.is_complete(run_dir)):
+    if (run_dir / CANCEL).exists() and not (returncode in (0, -1) and runs.is_complete(run_dir)):
         _finish(run_dir, "cancelled", "cancelled while running; its partial files are not a finished run")
-    elif returncode == 0 and runs.is_complete(run_dir):
+    elif returncode in (0, -1) and runs.is_complete(run_dir):
         _finish(run_dir, "done", "finished")
     elif returncode == 0:
         _finish(run_dir, "failed", "The job exited without writing metrics.json, so it is not a finished run.")
+    elif returncode == -1 and status.get("state") != "failed":
+        _finish(run_dir, "failed", "Interrupted: the job ended while no worker watched it, without "
+                                   "writing metrics.json. Submit it again.")
     else:
         error = status.get("error") if status.get("state") == "failed" else None
         _finish(run_dir, "failed", failure_words(returncode, tail(run_dir / LOG, 40), error))
 
 
 def _recover_interrupted(runs_root: Path) -> None:
-    """Jobs left "running" by a worker that died are marked failed (holding the lock, none runs)."""
+    """Jobs left "running" by a worker that died: a live one is adopted (watched to its end, cancel
+    requests obeyed), a dead one is marked failed. Called holding the queue lock."""
     for job_file in runs_root.glob(f"*/{JOB}"):
         run_dir = job_file.parent
-        if runs.read_status(run_dir).get("state") == "running":
-            _terminate_job(run_dir)
-            _finish(run_dir, "failed", "Interrupted: the queue worker stopped while this job ran. Submit it again.")
+        status = runs.read_status(run_dir)
+        if status.get("state") != "running":
+            continue
+        meta = _read_job(run_dir)
+        pid = status.get("pid") if runs.process_alive(status) else meta.get("pid")
+        if job_process_alive(run_dir, status) and isinstance(pid, int):
+            try:
+                process, pgid = psutil.Process(pid), os.getpgid(pid)
+            except (psutil.Error, OSError):
+                process = None
+            if process is not None:
+                _watch(run_dir, meta, pgid, lambda process=process: _wait_adopted(process))
+                continue
+        _finish(run_dir, "failed", "Interrupted: the job's process is gone (the machine, the worker or the "
+                                   "job was killed). Submit it again.")
 
 
 def _finish(run_dir: Path, state: str, words: str) -> None:

@@ -33,11 +33,12 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     base model. Returns the evaluation summaries per dataset (as ``run_evaluation``).
     ``model`` may be a ``LoadedModel`` to train instead of loading ``config.model`` (tests).
     """
-    from .evaluate import run_evaluation
+    from .evaluate import load_eval_data, run_evaluation
     from .models import ensure_loaded
     from .train import MODEL_DIR, load_trained, train_model
 
     run_dir = Path(run_dir)
+    datasets = load_eval_data(eval_config, progress)  # a bad data file stops before training
     status = getattr(progress, "status", None) or runs.StatusWriter(run_dir)
     if progress:
         progress("building the model", 0, 1)
@@ -52,7 +53,8 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
         return {}
     extra = {"kind": "train", "train": config.to_dict(), "seed": config.seed, "base_model": base.record()}
     eval_config = dataclasses.replace(eval_config, model=str(run_dir / MODEL_DIR))
-    return run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra)
+    return run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra,
+                          datasets=datasets)
 
 
 def run_job(job: JobConfig, run_dir: Path, progress: Progress | None = None) -> dict[str, Any]:

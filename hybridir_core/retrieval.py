@@ -34,6 +34,8 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
 
     if not query.strip():
         raise ValueError("the query is empty")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     loaded = load_model(model)
     data = load_lareqa(dataset, data_dir, languages)
     texts = data.candidates["text"].tolist()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -142,6 +143,15 @@ def read_ranks(run_dir: Path) -> pd.DataFrame:
     return frame
 
 
+def check_config_fields(path: Path, config: dict[str, Any]) -> None:
+    """A RunError naming the ``config.json`` field that readers need and that is of the wrong type."""
+    for key, required in (("model", True), ("eval", False), ("train", False)):
+        value = config.get(key)
+        if not isinstance(value, dict) and (required or value is not None):
+            shown = "missing" if value is None else f"{type(value).__name__} {value!r:.40}"
+            raise RunError(f"{path}: {key!r} must be an object, got {shown}")
+
+
 def load_run(run_dir: Path, reference: bool = False) -> Run:
     """Load a complete run or raise ``RunError`` saying what is wrong."""
     run_dir = Path(run_dir)
@@ -155,6 +165,7 @@ def load_run(run_dir: Path, reference: bool = False) -> Run:
         version = data.get("schema_version") if isinstance(data, dict) else None
         if version != SCHEMA_VERSION:
             raise RunError(f"{run_dir / name}: unknown schema_version {version!r}")
+    check_config_fields(run_dir / CONFIG, config)
     try:
         matrix = pd.read_csv(run_dir / MATRIX)
     except FileNotFoundError:
@@ -189,9 +200,13 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = ()) -> RunListin
             continue
         for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if not (run_dir / METRICS).is_file():
-                state = read_status(run_dir).get("state")
+                status = read_status(run_dir)
+                state = "interrupted" if interrupted(status) else status.get("state")
                 if state in ("queued", "running"):
                     in_progress.append(run_dir)
+                elif state == "interrupted":
+                    unreadable[run_dir] = (f"incomplete run (status: interrupted; process {status.get('pid')} "
+                                           "is gone without writing an end state)")
                 else:
                     unreadable[run_dir] = f"incomplete run (status: {state or 'unknown'})"
                 continue
@@ -234,7 +249,13 @@ class StatusWriter:
         }
 
     def update(self, **fields: Any) -> None:
-        """Merge ``fields`` (state, phase, step, total, message, error, ...) and write now."""
+        """Merge ``fields`` (state, phase, step, total, message, error, ...) and write now.
+
+        Entering ``running`` records this process (``process_record``) so that a reader can
+        tell a run whose process is gone (``process_alive``).
+        """
+        if fields.get("state") == "running" and "pid" not in fields:
+            fields = {**process_record(), **fields}
         self.state.update(fields)
         self.state["updated"] = time.time()
         write_json(self.path, self.state)
@@ -249,6 +270,34 @@ class StatusWriter:
             self.update(**fields)
         else:
             self.state.update(fields)
+
+
+def process_record(pid: int | None = None) -> dict[str, Any]:
+    """``pid``, its start time (``pid_started``, psutil) and ``host``: who writes a running status."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return {"pid": process.pid, "pid_started": process.create_time(), "host": socket.gethostname()}
+
+
+def process_alive(status: dict[str, Any]) -> bool | None:
+    """Whether the process recorded in ``status`` still runs: None when it cannot be told
+    (no record, or another host); a reused pid (another start time) counts as gone."""
+    import psutil
+
+    pid, started = status.get("pid"), status.get("pid_started")
+    if not isinstance(pid, int) or not isinstance(started, (int, float)) or status.get("host") != socket.gethostname():
+        return None
+    try:
+        process = psutil.Process(pid)
+        return abs(process.create_time() - started) < 1.0 and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def interrupted(status: dict[str, Any]) -> bool:
+    """A ``running`` status whose recorded process is gone (killed, or its error handler failed)."""
+    return status.get("state") == "running" and process_alive(status) is False
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:

@@ -287,6 +287,87 @@ def save_trained(st_model, run_dir: Path, stats: dict[str, Any], keep_checkpoint
     return model_dir
 
 
+# -- whole checkpoints -------------------------------------------------------------------------
+# What transformers' Trainer._save_checkpoint writes into checkpoint-N, in this order: the
+# model (sentence-transformers' save_pretrained: modules.json, *.safetensors), optimizer.pt,
+# scheduler.pt, rng_state*.pth, then trainer_state.json. None is written atomically, so a kill
+# mid-save leaves a folder that get_last_checkpoint still picks and every resume then fails.
+_TORCH_FILES = ("optimizer.pt", "scheduler.pt", "training_args.bin")
+
+
+def _complete_safetensors(path: Path) -> bool:
+    """The header's tensors end exactly at the end of the file (a truncated file does not)."""
+    import json
+    import struct
+
+    try:
+        with path.open("rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+    except (OSError, ValueError, struct.error):
+        return False
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    return path.stat().st_size == 8 + length + max(ends, default=0)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``checkpoint-N`` cannot be resumed from (a missing or truncated file), or None if whole."""
+    import json
+    import zipfile
+
+    path = Path(path)
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        step = int(state["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "trainer_state.json missing or unreadable"
+    if path.name != f"checkpoint-{step}":
+        return f"trainer_state.json says step {step}"
+    weights = sorted(path.rglob("*.safetensors"))
+    if not (path / "modules.json").is_file() or not weights:
+        return "no model weights"
+    for name in [*_TORCH_FILES, *(p.name for p in path.glob("rng_state*.pth"))]:
+        if not zipfile.is_zipfile(path / name):  # torch.save writes a zip; its index is at the end
+            return f"{name} missing or truncated"
+    if not any(path.glob("rng_state*.pth")):
+        return "rng_state.pth missing"
+    broken = next((w for w in weights if not _complete_safetensors(w)), None)
+    return f"{broken.relative_to(path)} truncated" if broken else None
+
+
+def last_whole_checkpoint(ckpt_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The highest-numbered whole ``checkpoint-N`` and the newer ones passed over, with why."""
+    found = []
+    for child in Path(ckpt_dir).glob("checkpoint-*"):
+        if child.is_dir() and child.name.removeprefix("checkpoint-").isdigit():
+            found.append((int(child.name.removeprefix("checkpoint-")), child))
+    skipped = []
+    for _, child in sorted(found, reverse=True):
+        problem = checkpoint_problem(child)
+        if problem is None:
+            return child, skipped
+        skipped.append((child, problem))
+    return None, skipped
+
+
+def _resume_point(ckpt_dir: Path, status: runs.StatusWriter) -> str | None:
+    """The checkpoint to resume from; half-written newer ones are set aside and said in one line."""
+    if not ckpt_dir.is_dir():
+        return None
+    last, skipped = last_whole_checkpoint(ckpt_dir)
+    for child, _ in skipped if int(os.environ.get("RANK", "0")) == 0 else ():
+        aside = child.with_name(f"incomplete-{child.name}")  # neither resumed from nor rotated
+        shutil.rmtree(aside, ignore_errors=True)
+        child.rename(aside)
+    if skipped:
+        words = (f"{skipped[0][0].name} is not whole ({skipped[0][1]}); "
+                 + (f"resuming from {last.name}" if last else "no whole checkpoint, starting over")
+                 + (f" ({len(skipped)} incomplete checkpoints set aside)" if len(skipped) > 1 else ""))
+        logger.warning(words)
+        status.update(message=words, resume_note=words)  # the message is replaced as training goes on
+    return str(last) if last else None
+
+
 def _trainable_parameters(st_model, config: TrainConfig) -> dict[str, int]:
     frozen = freeze_word_embeddings(st_model) if config.freeze_embeddings else 0
     trainable = sum(p.numel() for p in st_model.parameters() if p.requires_grad)
@@ -313,8 +394,6 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     Raises:
         ValueError: options that cannot work (batch larger than the corpus, ...).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     from .callbacks import StatusCallback
 
     run_dir = Path(run_dir)
@@ -336,7 +415,7 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     set_max_seq_length(base.model, config.max_seq_length)
     status_cb = StatusCallback(status)
     trainer = build_trainer(base, config, ckpt_dir, data, [status_cb, *(callbacks or [])])
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = _resume_point(ckpt_dir, status)
     if trainer.is_world_process_zero():
         runs.write_json(ckpt_dir / SETTINGS_FILE, config.to_dict())
     if last:

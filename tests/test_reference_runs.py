@@ -38,3 +38,16 @@ def test_findings_tables_follow_from_the_shipped_runs():
     readme = (REFERENCE.parent.parent / "README.md").read_text(encoding="utf-8")
     assert recipes in findings and alphas in findings
     assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"
+    assert alphas in readme
+
+
+def test_verdict_follows_from_the_shipped_runs():
+    """README's verdict bullets are exactly what `report` generates from the shipped runs."""
+    found = runs.list_runs(REFERENCE).runs
+    table = report.verdict_table(found, ("mlqa-r", "xquad-r"))
+    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(table))
+    readme = (REFERENCE.parent.parent / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- verdict:start -->", "<!-- verdict:end -->"
+    block = readme[readme.index(start) + len(start):readme.index(end)]
+    assert block.strip() == bullets
+    assert bullets in (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ st.set_page_config(page_title="hybridir", page_icon=":material/travel_explore:",
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/answer.py", title="The answer", icon=":material/fact_check:"),
     st.Page("pages/train.py", title="Train & evaluate", icon=":material/rocket_launch:"),
     st.Page("pages/matrices.py", title="Language matrices", icon=":material/grid_on:"),
     st.Page("pages/tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, paths, runs, stats, vocabulary
+from hybridir_core import bias, jobs, metrics, paths, report, runs, stats, vocabulary
 from hybridir_core import published as published_numbers
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
@@ -95,6 +95,17 @@ def _cell_tests(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, datase
 
 def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
     return _cell_tests(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), dataset, value)
+
+
+@st.cache_data(show_spinner="Computing the intervals (seeds, then questions)…", max_entries=8)
+def _verdict(signature: tuple, datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
+    return report.verdict_table(listing().runs, datasets, margin)
+
+
+def verdict(datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
+    """``report.verdict_table`` of every loadable run, cached on the run files."""
+    runs_root, ref_root = roots()
+    return _verdict(runs.runs_signature(runs_root, ref_root), datasets, margin)
 
 
 @st.cache_data(show_spinner=False)

@@ -232,3 +232,43 @@ def candidate_rank_figure(ranks: pd.DataFrame, kind: str = "box", log: bool = Tr
     return _distribution(ranks, "candidate_lang", "rank_multi", kind,
                          "Rank of each relevant candidate in the pooled ranking, by candidate language",
                          "pooled rank (1 = top)", log)
+
+
+def forest_plot(table: pd.DataFrame, dataset: str, margin: float) -> go.Figure:
+    """Hybrid − mono and hybrid − cross per scale with 95% intervals, one panel per measure.
+
+    ``table`` is ``report.verdict_table`` output. Scales run along the y axis by depth (layers);
+    the non-inferiority margin is drawn on the Mono mAP panel (at −margin) and zero on every
+    panel. Each point carries ``[model, against]`` as customdata, so a click can open that
+    run pair.
+    """
+    from plotly.subplots import make_subplots
+
+    rows = table[table["dataset"] == dataset].copy()
+    measures = [m for m in ("mono", "cross", "multi", "rank_distance") if m in set(rows["measure"])]
+    titles = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mAP", "rank_distance": "rank distance"}
+    fig = make_subplots(rows=1, cols=len(measures), shared_yaxes=True,
+                        subplot_titles=[f"Δ {titles[m]}" for m in measures])
+    order = rows.sort_values(["layers", "model"])["model"].drop_duplicates().tolist()
+    labels = {m: f"{m} ({int(rows[rows.model == m]['layers'].iloc[0])}L)" for m in order}
+    colours = {"mono": "#1f77b4", "cross": "#ff7f0e"}
+    for col, measure in enumerate(measures, start=1):
+        for against, part in rows[rows["measure"] == measure].groupby("against", sort=True):
+            part = part.set_index("model").reindex([m for m in order if m in set(part["model"])])
+            fig.add_trace(go.Scatter(
+                x=part["diff"], y=[labels[m] for m in part.index], mode="markers",
+                marker=dict(size=11, color=colours.get(against, "#2ca02c"),
+                            symbol="circle" if against == "mono" else "diamond"),
+                error_x=dict(type="data", symmetric=False, array=part["ci_high"] - part["diff"],
+                             arrayminus=part["diff"] - part["ci_low"]),
+                name=f"hybrid − {against}", legendgroup=against, showlegend=col == 1,
+                customdata=[[m, against] for m in part.index],
+                hovertemplate="%{y}: hybrid − " + against + " %{x:.4g}<extra>" + titles[measure] + "</extra>",
+            ), row=1, col=col)
+        fig.add_vline(x=0, line=dict(color="#999", width=1), row=1, col=col)
+    if "mono" in measures:
+        fig.add_vline(x=-margin, line=dict(color="#d62728", dash="dash"), row=1, col=measures.index("mono") + 1,
+                      annotation_text=f"margin −{margin:g}", annotation_position="top left")
+    fig.update_layout(title=f"Hybrid(α=0.5) against mono and cross on {dataset} (95% nested bootstrap intervals)",
+                      legend=dict(orientation="h", y=-0.15), **LAYOUT)
+    return fig

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGES = {
     "pages/home.py": "hybridir: hybrid batches for multilingual retrieval",
+    "pages/answer.py": "The answer",
     "pages/train.py": "Train & evaluate",
     "pages/matrices.py": "Language matrices",
     "pages/tradeoffs.py": "Trade-offs",

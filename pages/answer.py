@@ -1,0 +1,66 @@
+"""The answer: does hybrid batching degrade Mono, what does it buy, and does it change with scale?"""
+
+import streamlit as st
+
+import ui
+from hybridir_core import figures, inference, report
+
+QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval on MLQA-R while it "
+            "improves cross-lingual and multilingual retrieval and reduces language bias, and does "
+            "that change with model scale?")
+
+
+def pair_of(found, model: str, sampling: str, alpha: float | None):
+    """The runs of one recipe of ``model``, seed order."""
+    return sorted((r for r in found if (r.config.get("model") or {}).get("name") == model
+                   and ((r.config.get("train") or {}).get("sampling") or {}).get("strategy") == sampling
+                   and (alpha is None or ((r.config.get("train") or {}).get("sampling") or {}).get("alpha") == alpha)),
+                  key=lambda r: (r.config.get("train") or {}).get("seed") or 0)
+
+
+def drill_down(found, table, dataset: str, model: str, against: str) -> None:
+    hybrid, other = pair_of(found, model, "hybrid", 0.5), pair_of(found, model, against, None)
+    if not hybrid or not other:
+        st.info(f"No run pair for {model} (hybrid vs {against}) on this machine.")
+        return
+    a, b = hybrid[0], other[0]
+    st.plotly_chart(figures.difference_heatmap(a.matrix, b.matrix, dataset, "map", ui.label(a), ui.label(b)),
+                    key="answer_pair")
+    st.caption(f"Seed {(a.config.get('train') or {}).get('seed')} of each recipe; the Language matrices "
+               "page shows every run and cell test.")
+
+
+def main() -> None:
+    st.title("The answer")
+    st.markdown(f"**Question.** {QUESTION}")
+    found = ui.require_runs()
+    if found is None:
+        return
+    margin = st.sidebar.number_input("Non-inferiority margin (Mono mAP)", 0.001, 0.1,
+                                     inference.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
+    datasets = tuple(d for d in ("mlqa-r", "xquad-r") if d in ui.datasets_of(found))
+    dataset = st.sidebar.selectbox("Dataset", datasets, key="answer_dataset")
+    table = ui.verdict(datasets, float(margin))
+    if table.empty:
+        st.info("No model has both hybrid(α = 0.5) and mono runs yet: train them on the Train page.")
+        return
+    st.subheader("Verdict per scale (generated from the intervals)")
+    for sentence in report.verdict_sentences(table[table["dataset"] == dataset], float(margin)):
+        st.markdown(f"- {sentence}")
+    event = st.plotly_chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
+                            on_select="rerun", selection_mode="points")
+    st.caption(report.VERDICT_HEADER.format(n=inference.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", [])
+    models = table.sort_values("layers")["model"].drop_duplicates().tolist()
+    picked = points[0].get("customdata") if points else None
+    st.subheader("A run pair's language matrices")
+    left, right = st.columns(2)
+    model = left.selectbox("Scale", models, index=models.index(picked[0]) if picked else 0, key="answer_model")
+    against = right.radio("Hybrid against", ["mono", "cross"], horizontal=True,
+                          index=1 if picked and picked[1] == "cross" else 0, key="answer_against")
+    drill_down(found, table, dataset, model, against)
+
+
+main()
+ui.sidebar_footer()

@@ -181,7 +181,7 @@ def test_forest_plot_orders_scales_by_depth_and_draws_the_margin():
                 rows.append(dict(model=model, layers=layers, against=against, measure=measure, dataset="mlqa-r",
                                  diff=-0.002, ci_low=-0.006, ci_high=0.002))
     fig = figures.forest_plot(pd.DataFrame(rows), "mlqa-r", margin=0.01)
-    mono_vs_mono = fig.data[0]
+    mono_vs_mono = next(t for t in fig.data if t.name == "hybrid − mono")  # the first panel's
     assert list(mono_vs_mono.y) == ["small (2L)", "big (12L)"]  # by depth
     assert list(mono_vs_mono.customdata[0]) == ["small", "mono"]  # a click names the run pair
     assert mono_vs_mono.error_x.array[0] == pytest.approx(0.004)

@@ -7,7 +7,8 @@ import pytest
 from hybridir_core import bias, metrics, report, runs, vocabulary
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
-RUN_DIRS = sorted(p for p in REFERENCE.iterdir() if p.is_dir()) if REFERENCE.is_dir() else []
+LADDER = REFERENCE.parent / "ladder"
+RUN_DIRS = sorted(p for root in (REFERENCE, LADDER) if root.is_dir() for p in root.iterdir() if p.is_dir())
 
 
 def test_reference_runs_are_shipped():

@@ -280,13 +280,17 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     rows = []
     for hybrid, other in comparisons if comparisons is not None else default_comparisons(summary):
         group_a, group_b = _runs_of(found, summary, hybrid), _runs_of(found, summary, other)
+        for recipe, group in ((hybrid, group_a), (other, group_b)):
+            if not group:
+                raise ValueError(f"no complete run matches {recipe.label}")
         ranks_a, ranks_b = [r.ranks for r in group_a], [r.ranks for r in group_b]
         info = summary[summary["model"] == hybrid.model].iloc[0]
         for dataset in datasets:
             for measure in VERDICT_MEASURES:
                 d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
                 rows.append({**vars(d), "model": hybrid.model, "layers": info["layers"],
-                             "params": info["params"], "against": other.sampling,
+                             "params": info["params"], "recipe": training_label(hybrid.sampling, hybrid.alpha),
+                             "against": training_label(other.sampling, other.alpha),
                              "direction": inference.direction(d),
                              "verdict": inference.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")
                              else ""})
@@ -310,13 +314,13 @@ def verdict_sentences(table: pd.DataFrame, margin: float = inference.DEFAULT_MAR
     for (model, dataset), rows in table.groupby(["model", "dataset"], sort=False):
         first = rows.iloc[0]
         clauses = []
-        for against, part in rows.groupby("against", sort=False):
+        for (recipe, against), part in rows.groupby(["recipe", "against"], sort=False):
             part = part.set_index("measure")
             seeds = f"{int(part['seeds_a'].iloc[0])} vs {int(part['seeds_b'].iloc[0])} seeds"
             items = [f"{VERDICT_MEASURES[m]} {_interval(part.loc[m])} ({part.loc[m, 'direction']})"
                      for m in VERDICT_MEASURES if m in part.index]
             call = part.loc["mono", "verdict"] if "mono" in part.index else ""
-            clauses.append(f"hybrid − {against} ({seeds}): " + ", ".join(items)
+            clauses.append(f"{recipe} − {against} ({seeds}): " + ", ".join(items)
                            + (f"; Mono verdict: {call} (margin {margin:g})" if call else ""))
         out.append(f"{model} ({int(first['layers'])} layers) on {dataset} ({int(first['n_clusters']):,} "
                    f"questions): " + "; ".join(clauses) + ".")

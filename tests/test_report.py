@@ -120,7 +120,7 @@ def test_report_cli_skips_broken_and_duplicate_runs(tmp_path_factory, tmp_path, 
     (other / "half-run").mkdir()  # no metrics.json: unreadable
     out = tmp_path / "findings.md"
     assert cli.main(["report", str(runs_root), str(other), "--resamples", "20", "--out", str(out)]) == 0
-    said = capsys.readouterr().out
+    said = capsys.readouterr().err  # stderr: the Markdown on stdout stays clean
     assert "skipped " + str(other / "half-run") in said
     assert "skipped " + str(other / "tr-mono-s1") + ": same run id as" in said
     assert f"Findings over {len(ALL_LOCAL)} runs" in out.read_text()

@@ -124,8 +124,9 @@ def test_export_strict_refuses_and_writes_nothing(malformed_roots, tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and not out.exists()
     assert len(err) == 1 and "bad-no-datasets" in err[0] and "'datasets'" in err[0]
-    assert cli.main(["export", str(runs_root / "bad-no-datasets"), "--out", str(out)]) == 2
-    assert "none of the 1 run folder(s)" in capsys.readouterr().err
+    assert cli.main(["export", str(runs_root / "bad-no-datasets"), str(runs_root / "bad-model-string"),
+                     "--out", str(out)]) == 2
+    assert "none of the 2 run folder(s)" in capsys.readouterr().err
 
 
 def test_report_skips_malformed_runs(malformed_roots, tmp_path, capsys):

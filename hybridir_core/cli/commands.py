@@ -91,14 +91,18 @@ def readable_runs(run_dirs: list[Path], strict: bool = False) -> list[runs.Run]:
     Raises:
         runs.RunError: ``strict`` and a run does not load, or none of them does.
     """
-    found = []
+    found, reasons = [], {}
     for path in run_dirs:
         try:
             found.append(runs.load_run(path))
         except runs.RunError as exc:
             if strict:
                 raise runs.RunError(f"{exc} (--strict: nothing written)") from None
-            print(f"skipped {path}: {exc}", file=sys.stderr)
+            reasons[path] = exc
+    if not found and len(run_dirs) == 1:
+        raise reasons[run_dirs[0]]  # the one run given: its reason is the error
+    for path, exc in reasons.items():
+        print(f"skipped {path}: {exc}", file=sys.stderr)
     if not found:
         raise runs.RunError(f"none of the {len(run_dirs)} run folder(s) given is a readable complete run")
     return found

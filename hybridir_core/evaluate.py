@@ -145,7 +145,7 @@ def resummarise_run(run_dir: Path) -> dict[str, Any]:
                                 f"metrics.json says {stored['n_questions']}")
         _, summary = summarise(ranks, queries.groupby("query_lang").size().to_dict())
         datasets[name] = {**stored, **summary}
-    runs.write_json(run.path / runs.METRICS, {"schema_version": runs.SCHEMA_VERSION, "datasets": datasets})
+    runs.write_metrics(run.path, datasets)
     return datasets
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 
 from .runs import Run, load_run
-from .vocabulary import DESCRIPTION_COLUMNS, SETTING_COLUMNS, describe_run
+from .vocabulary import DESCRIPTION_COLUMNS, PROTOCOL_COLUMNS, SETTING_COLUMNS, describe_protocol, describe_run
 
 COLUMNS = [*DESCRIPTION_COLUMNS[:-1], "dataset", "setting", "map_macro", "map_micro",
            "multi_recall_at_10", "mean_rank_distance", "median_rank_distance", "n_questions",
-           "n_candidates", "limit_per_lang"]
+           "n_candidates", "limit_per_lang", *PROTOCOL_COLUMNS]
+"""``languages`` (``all`` or the subset), ``evaluation`` (``full`` or ``quick: 30/lang · ...``) and
+``protocol`` (rows of different protocols are not comparable) come last."""
 
 
 def comparison_frame(runs: list[Run | Path | str]) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def comparison_frame(runs: list[Run | Path | str]) -> pd.DataFrame:
     rows = []
     for run in runs:
         run = run if isinstance(run, Run) else load_run(Path(run))
-        info = describe_run(run)
+        info = {**describe_run(run), **describe_protocol(run)}
         for dataset, m in sorted(run.metrics.items()):
             for setting, (macro, micro) in SETTING_COLUMNS.items():
                 rows.append({

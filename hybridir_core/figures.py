@@ -121,6 +121,9 @@ def tradeoff_scatter(summary: pd.DataFrame, dataset: str, x: str = "mono_map", y
     for (source, sampling, scale), group in groups:
         reference_runs = source == "reference"
         alpha_txt = group["alpha"].map(lambda a: "" if pd.isna(a) else f" α={a:g}")
+        if "evaluation" in group:  # a quick or language-subset run says so
+            alpha_txt = alpha_txt + group["evaluation"].map(lambda e: "" if e in ("full", None) or pd.isna(e)
+                                                            else f" ({e})")
         fig.add_trace(go.Scatter(
             x=group[x], y=group[y], mode="markers",
             name=f"{sampling} · {scale}" + (" (reference run)" if reference_runs else ""),

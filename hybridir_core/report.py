@@ -1,6 +1,9 @@
 """Findings over many runs: recipes averaged over seeds, the α sweep, recipe-vs-recipe tests.
 
-A *recipe* is everything about a run except its seed (model, sampling, α, mix, steps). The
+A *recipe* is everything about a run except its seed (model, sampling, α, mix, steps); runs
+are pooled only within one *protocol* (``vocabulary.protocol_of``: evaluation datasets,
+languages and limit, training corpus, steps, batch size, learning rate, ...), so a quick or
+language-subset run never moves the mean of a full one. The
 README's Findings section is ``python -m hybridir_core report results/reference``: the same
 functions the dashboard's Trade-offs page calls, rendered as Markdown.
 
@@ -26,6 +29,36 @@ from .vocabulary import MEASURES as VALUES
 from .vocabulary import SAMPLING_ORDER, ZERO_SHOT, dataset_order, summary_frame, training_label
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
+GROUP_KEYS = [*RECIPE_KEYS, "protocol"]
+"""What one row of the findings pools over seeds: a recipe within one protocol."""
+
+
+def with_protocol(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with ``protocol`` and ``evaluation`` columns (empty for hand-built frames)."""
+    frame = summary.copy()
+    for column in ("protocol", "evaluation"):
+        if column not in frame.columns:
+            frame[column] = ""
+        frame[column] = frame[column].fillna("").astype(str)
+    return frame
+
+
+def protocol_names(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """How each row's protocol is named beside ``keys``: its evaluation when not ``full``, plus
+    the protocol id where rows of the same ``keys`` and evaluation still differ in protocol."""
+    frame = with_protocol(frame)
+    name = frame["evaluation"].where(~frame["evaluation"].isin(["full", ""]), "")
+    group = pd.Series([" ".join(map(str, t)) for t in zip(*(frame[k] for k in keys), name)], index=frame.index)
+    ambiguous = frame.groupby(group)["protocol"].transform("nunique") > 1
+    with_id = (name + " · " + frame["protocol"]).str.strip(" ·")
+    return name.where(~ambiguous, with_id)
+
+def protocol_suffix(summary: pd.DataFrame, recipe: Recipe) -> str:
+    """`` [quick: 5/lang · 3 languages]`` after a recipe's name when its protocol needs naming."""
+    if recipe.protocol is None:
+        return ""
+    named = protocol_names(summary, ["model"])[recipe.mask(summary)]
+    return f" [{named.iloc[0]}]" if len(named) and named.iloc[0] else ""
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -42,14 +75,20 @@ class Recipe:
     sampling: str
     alpha: float | None = None
     steps: int | None = None
+    protocol: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.model} {training_label(self.sampling, self.alpha)}"
 
     def select(self, summary: pd.DataFrame) -> pd.DataFrame:
-        """The summary rows of this recipe; an error if they mix training lengths or mixes."""
+        """The summary rows of this recipe; an error if they mix training lengths, mixes or protocols."""
         rows = summary[self.mask(summary)]
+        protocols = with_protocol(rows)
+        if protocols["protocol"].nunique() > 1:
+            named = sorted({f"{e or 'full'} ({p})" for e, p in zip(protocols["evaluation"], protocols["protocol"])})
+            raise ValueError(f"{self.label} matches runs of {len(named)} protocols: {', '.join(named)}; "
+                             "report on a folder that holds one of them")
         for column in ("steps", "mix"):
             values = sorted({f"{v:g}" if isinstance(v, (int, float)) else str(v)
                              for v in rows[column].dropna().unique()})
@@ -64,11 +103,13 @@ class Recipe:
             keep &= np.isclose(summary["alpha"].astype(float), self.alpha)
         if self.steps is not None:
             keep &= summary["steps"] == self.steps
+        if self.protocol is not None:
+            keep &= with_protocol(summary)["protocol"] == self.protocol
         return keep
 
 
 def _with_recipe(summary: pd.DataFrame) -> pd.DataFrame:
-    frame = summary.copy()
+    frame = with_protocol(summary)
     frame["sampling"] = frame["sampling"].fillna(ZERO_SHOT)
     frame["training"] = [training_label(s, a, m) for s, a, m in
                          zip(frame["sampling"], frame["alpha"], frame["mix"])]
@@ -76,15 +117,16 @@ def _with_recipe(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per recipe × dataset: ``n_runs``, ``n_seeds``, ``seeds``, ``<value>_mean``/``_std``.
+    """One row per recipe × protocol × dataset: ``n_runs``, ``n_seeds``, ``seeds``, ``<value>_mean``/``_std``.
 
-    The standard deviation is the sample one (ddof = 1) over the recipe's runs, NaN for a
+    Runs of one recipe under different protocols (a quick run beside full ones) are separate
+    rows, named in ``evaluation``. The standard deviation is the sample one (ddof = 1) over the recipe's runs, NaN for a
     single run. ``n_seeds`` counts distinct seeds (0 for zero-shot runs). Rows are
     ordered by model size, then zero-shot, mono, hybrid (by α), cross.
     """
     frame = _with_recipe(summary)
-    keys = RECIPE_KEYS + ["training", "dataset"]
-    out_cols = keys + ["n_runs", "n_seeds", "seeds", "layers", "params"] + [
+    keys = GROUP_KEYS + ["training", "dataset"]
+    out_cols = keys + ["evaluation", "n_runs", "n_seeds", "seeds", "layers", "params"] + [
         f"{v}_{s}" for v in VALUES for s in ("mean", "std")]
     if frame.empty:
         return pd.DataFrame(columns=out_cols)
@@ -96,6 +138,8 @@ def seed_table(summary: pd.DataFrame) -> pd.DataFrame:
     out["seeds"] = grouped["seed"].agg(lambda s: ",".join(str(x) for x in sorted(s.dropna().unique())))
     out[["layers", "params"]] = grouped[["layers", "params"]].first()
     out = out.reset_index()
+    out["evaluation"] = protocol_names(out.assign(evaluation=grouped["evaluation"].first().to_numpy()),
+                                       ["model", "training", "steps", "dataset"])
     order = out.assign(_size=out["params"].astype(float), _s=out["sampling"].map(SAMPLING_ORDER),
                        _a=-out["alpha"].astype(float).fillna(0.0))
     order = order.sort_values(["_size", "model", "steps", "_s", "_a", "dataset"], na_position="first")
@@ -103,7 +147,7 @@ def seed_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def alpha_sweeps(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Runs that form an α sweep: same model, mix and steps, at least two distinct α.
+    """Runs that form an α sweep: same model, mix, steps and protocol, at least two distinct α.
 
     Mono runs are α = 1 and cross runs α = 0 (``SamplingConfig`` stores them so: the sampler
     draws exactly the same batches for them as hybrid at α 1 or 0). Returns the rows with a
@@ -113,8 +157,13 @@ def alpha_sweeps(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     if rows.empty:
         return rows.assign(sweep=[])
     rows["sweep"] = (rows["model"].astype(str) + " · " + rows["steps"].astype(str) + " steps")
-    mixes = rows[rows["sampling"] == "hybrid"].groupby("sweep")["mix"].agg(lambda m: "/".join(sorted(set(map(str, m)))))
-    rows["sweep"] = rows["sweep"] + rows["sweep"].map(lambda s: f" · {mixes[s]}" if s in mixes else "")
+    protocol = with_protocol(rows)["protocol"]
+    mixes = rows[rows["sampling"] == "hybrid"].groupby([rows["sweep"], protocol])["mix"].agg(
+        lambda m: "/".join(sorted(set(map(str, m)))))
+    rows["sweep"] = [s + (f" · {mixes[(s, p)]}" if (s, p) in mixes.index else "")
+                     for s, p in zip(rows["sweep"], protocol)]
+    names = protocol_names(rows, ["sweep"])
+    rows["sweep"] = rows["sweep"] + names.map(lambda n: f" · {n}" if n else "")
     distinct = rows.groupby("sweep")["alpha"].nunique()
     keep = distinct[distinct >= 2].index
     has_hybrid = rows.groupby("sweep")["sampling"].transform(lambda s: (s == "hybrid").any())
@@ -159,12 +208,13 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
 
 
 def default_comparisons(summary: pd.DataFrame) -> list[tuple[Recipe, Recipe]]:
-    """Hybrid(0.5) against mono and against cross, for every model that has all of them."""
+    """Hybrid(0.5) against mono and against cross, for every model and protocol that has all of them."""
+    frame = with_protocol(summary).sort_values("params")
     pairs = []
-    for model in dict.fromkeys(summary.sort_values("params")["model"]):
-        hybrid = Recipe(model, "hybrid", 0.5)
-        for other in (Recipe(model, "mono"), Recipe(model, "cross")):
-            if hybrid.mask(summary).any() and other.mask(summary).any():
+    for model, protocol in dict.fromkeys(zip(frame["model"], frame["protocol"])):
+        hybrid = Recipe(model, "hybrid", 0.5, protocol=protocol)
+        for other in (Recipe(model, "mono", protocol=protocol), Recipe(model, "cross", protocol=protocol)):
+            if hybrid.mask(frame).any() and other.mask(frame).any():
                 pairs.append((hybrid, other))
     return pairs
 
@@ -180,14 +230,16 @@ def _fmt(mean: float, std: float, digits: int) -> str:
 def seed_table_markdown(table: pd.DataFrame) -> str:
     """Model × training rows, one column group per dataset, ``mean ± std`` over seeds."""
     rows: dict[tuple, dict] = {}
-    for _, r in table.iterrows():  # seed_table order: model size, then training
-        row = rows.setdefault((r["model"], r["training"], r["steps"]),
-                              {"model": r["model"], "training": r["training"],
+    evaluation = table["evaluation"] if "evaluation" in table.columns else pd.Series("", index=table.index)
+    for (_, r), named in zip(table.iterrows(), evaluation):  # seed_table order: model size, then training
+        row = rows.setdefault((r["model"], r["training"], r["steps"], r.get("protocol")),
+                              {"model": r["model"], "training": r["training"], "evaluation": named,
                                "seeds": r["n_seeds"] or "–"})
         for value, name in VALUES.items():
             digits = 0 if value == "mean_rank_distance" else 3
             row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], digits)
-    columns = ["model", "training", "seeds"] + [
+    labelled = any(evaluation.fillna("") != "")  # a quick, subset or otherwise distinct protocol
+    columns = ["model", "training", *(["evaluation"] if labelled else []), "seeds"] + [
         f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(pd.DataFrame(list(rows.values()), columns=columns))
 
@@ -240,7 +292,8 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
     for a, b in comparisons:
         spread = seed_differences(summary, a, b)
         if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
-            parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}", "", seed_differences_markdown(spread), ""]
+            parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}", "",
+                      seed_differences_markdown(spread), ""]
     return "\n".join(parts)
 
 
@@ -288,8 +341,9 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
         for dataset in datasets:
             for measure in VERDICT_MEASURES:
                 d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
-                rows.append({**vars(d), "model": hybrid.model, "layers": info["layers"],
-                             "params": info["params"], "recipe": training_label(hybrid.sampling, hybrid.alpha),
+                rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
+                             "layers": info["layers"], "params": info["params"],
+                             "recipe": training_label(hybrid.sampling, hybrid.alpha),
                              "against": training_label(other.sampling, other.alpha),
                              "direction": inference.direction(d),
                              "verdict": inference.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")

@@ -8,9 +8,11 @@ Every file is written to a temporary name in the same directory and renamed into
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -21,19 +23,14 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
-MATRIX_COLUMNS = [
-    "dataset", "query_lang", "candidate_lang", "map", "recall_at_1", "recall_at_10", "n_queries",
-]
-RANK_COLUMNS = ["dataset", "question_id", "query_lang", "candidate_lang", "rank_multi", "rank_in_lang"]
+from . import schema
+from .schema import MATRIX_COLUMNS, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
+
+__all__ = ["MATRIX_COLUMNS", "RANK_COLUMNS", "SCHEMA_VERSION", "RunError", "read_json"]
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 CONFIG, METRICS, MATRIX, RANKS = "config.json", "metrics.json", "matrix.csv", "ranks.parquet"
 STATUS, TRAIN_STATS = "status.json", "train_stats.json"
-
-
-class RunError(Exception):
-    """A run directory that is missing, malformed or of an unknown schema."""
 
 
 def validate_run_id(run_id: str) -> str:
@@ -46,23 +43,56 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
-    """Run ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's) data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stage(path: Path, writer: Callable[[Path], None], durable: bool) -> Path:
+    """Run ``writer(tmp)`` on a temporary file beside ``path``; returns the written temporary."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         writer(Path(tmp))
-        os.replace(tmp, path)
+        if durable:
+            _fsync(Path(tmp))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically."""
-    text = json.dumps(data, indent=2, sort_keys=False, default=str)
-    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+def atomic_write(path: Path, writer: Callable[[Path], None], durable: bool = False) -> None:
+    """Run ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    ``durable`` also flushes the file and its directory, so the write survives a power loss
+    (completion markers).
+    """
+    tmp = _stage(path, writer, durable)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync(path.parent)
+
+
+def _json_text(data: Any) -> str:
+    """Standard JSON (NaN and infinities as null), so any strict parser reads run files."""
+    return json.dumps(schema.standard_json(data), indent=2, sort_keys=False, default=str,
+                      allow_nan=False) + "\n"
+
+
+def write_json(path: Path, data: Any, durable: bool = False) -> None:
+    """Write standard JSON atomically (NaN and infinities become null)."""
+    text = _json_text(data)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
@@ -75,13 +105,9 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path}: not valid JSON ({exc})") from None
+def write_metrics(run_dir: Path, datasets: dict[str, Any]) -> None:
+    """Write ``metrics.json`` (the completion marker), flushed to the disk."""
+    write_json(Path(run_dir) / METRICS, {"schema_version": SCHEMA_VERSION, "datasets": datasets}, durable=True)
 
 
 def write_eval_files(
@@ -91,13 +117,36 @@ def write_eval_files(
     matrix: pd.DataFrame,
     ranks: pd.DataFrame,
 ) -> None:
-    """Write a finished evaluation; ``metrics.json`` goes last and marks completion."""
+    """Write a finished evaluation; ``metrics.json`` goes last and marks completion.
+
+    Every new file is written and flushed under a temporary name first, so a failure (a full
+    disk) leaves the previous files, ``metrics.json`` included, as they were. Only then is the
+    old ``metrics.json`` removed and are the new files renamed into place, ``metrics.json``
+    last. An evaluation that is not a training's drops a stale ``train_stats.json``.
+    """
     run_dir = Path(run_dir)
+    files = [
+        (CONFIG, lambda tmp: tmp.write_text(_json_text({"schema_version": SCHEMA_VERSION, **config}),
+                                            encoding="utf-8")),
+        (MATRIX, lambda tmp: matrix[MATRIX_COLUMNS].to_csv(tmp, index=False)),
+        (RANKS, lambda tmp: ranks[RANK_COLUMNS].to_parquet(tmp, index=False)),
+        (METRICS, lambda tmp: tmp.write_text(_json_text({"schema_version": SCHEMA_VERSION, "datasets": metrics}),
+                                             encoding="utf-8")),
+    ]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, writer in files:
+            staged.append((_stage(run_dir / name, writer, durable=True), run_dir / name))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
     (run_dir / METRICS).unlink(missing_ok=True)
-    write_json(run_dir / CONFIG, {"schema_version": SCHEMA_VERSION, **config})
-    write_csv(run_dir / MATRIX, matrix[MATRIX_COLUMNS])
-    write_parquet(run_dir / RANKS, ranks[RANK_COLUMNS])
-    write_json(run_dir / METRICS, {"schema_version": SCHEMA_VERSION, "datasets": metrics})
+    if config.get("kind") != "train":
+        (run_dir / TRAIN_STATS).unlink(missing_ok=True)
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    _fsync(run_dir)
 
 
 def is_complete(run_dir: Path) -> bool:
@@ -130,54 +179,23 @@ class Run:
 
 
 def read_ranks(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / RANKS
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise RunError(f"{path}: unreadable ({exc})") from None
-    missing = set(RANK_COLUMNS) - set(frame.columns)
-    if missing:
-        raise RunError(f"{path}: missing columns {sorted(missing)}")
-    return frame
-
-
-def check_config_fields(path: Path, config: dict[str, Any]) -> None:
-    """A RunError naming the ``config.json`` field that readers need and that is of the wrong type."""
-    for key, required in (("model", True), ("eval", False), ("train", False)):
-        value = config.get(key)
-        if not isinstance(value, dict) and (required or value is not None):
-            shown = "missing" if value is None else f"{type(value).__name__} {value!r:.40}"
-            raise RunError(f"{path}: {key!r} must be an object, got {shown}")
+    """The run's ``ranks.parquet`` (``RunError`` when missing or damaged)."""
+    return schema.read_ranks(Path(run_dir) / RANKS)
 
 
 def load_run(run_dir: Path, reference: bool = False) -> Run:
-    """Load a complete run or raise ``RunError`` saying what is wrong."""
+    """Load a complete run, every file checked by ``schema``, or raise ``RunError`` saying why."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: not a directory")
     if not (run_dir / METRICS).is_file():
         raise RunError(f"{run_dir}: incomplete (no {METRICS}); the run may still be going or failed")
-    config = read_json(run_dir / CONFIG)
-    metrics = read_json(run_dir / METRICS)
-    for name, data in ((CONFIG, config), (METRICS, metrics)):
-        version = data.get("schema_version") if isinstance(data, dict) else None
-        if version != SCHEMA_VERSION:
-            raise RunError(f"{run_dir / name}: unknown schema_version {version!r}")
-    check_config_fields(run_dir / CONFIG, config)
-    try:
-        matrix = pd.read_csv(run_dir / MATRIX)
-    except FileNotFoundError:
-        raise RunError(f"{run_dir / MATRIX}: missing") from None
-    except Exception as exc:
-        raise RunError(f"{run_dir / MATRIX}: unreadable ({exc})") from None
-    if list(matrix.columns) != MATRIX_COLUMNS:
-        raise RunError(f"{run_dir / MATRIX}: columns {list(matrix.columns)} != {MATRIX_COLUMNS}")
-    if not (run_dir / RANKS).is_file():
-        raise RunError(f"{run_dir / RANKS}: missing")
-    stats = read_json(run_dir / TRAIN_STATS) if (run_dir / TRAIN_STATS).is_file() else None
-    return Run(run_dir, config, metrics["datasets"], matrix, stats, reference)
+    config = schema.read_config(run_dir / CONFIG)
+    metrics = schema.read_metrics(run_dir / METRICS)
+    matrix = schema.read_matrix(run_dir / MATRIX, list(metrics))
+    schema.check_ranks(run_dir / RANKS)
+    stats = schema.read_train_stats(run_dir / TRAIN_STATS)
+    return Run(run_dir, config, metrics, matrix, stats, reference)
 
 
 @dataclass
@@ -189,8 +207,20 @@ class RunListing:
     in_progress: list[Path]
 
 
-def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = ()) -> RunListing:
-    """Scan run roots (each a folder of run directories); never raises for one bad run."""
+def _outside(run_dir: Path, root: Path) -> str | None:
+    """Where a symlinked run folder leads when that is outside ``root`` (else None)."""
+    if not run_dir.is_symlink():
+        return None
+    target = run_dir.resolve()
+    return None if target.is_relative_to(root.resolve()) else str(target)
+
+
+def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = (), follow_links: bool = False) -> RunListing:
+    """Scan run roots (each a folder of run directories); never raises for one bad run.
+
+    A run folder that is a symlink leading out of its root is listed as unreadable unless
+    ``follow_links`` (a link could expose any folder of the machine to the dashboard).
+    """
     runs: list[Run] = []
     unreadable: dict[Path, str] = {}
     in_progress: list[Path] = []
@@ -199,7 +229,10 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = ()) -> RunListin
         if not root.is_dir():
             continue
         for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if not (run_dir / METRICS).is_file():
+            target = None if follow_links else _outside(run_dir, root)
+            if target is not None:
+                unreadable[run_dir] = f"symlink to {target}, outside {root} (not followed)"
+            elif not (run_dir / METRICS).is_file():
                 status = read_status(run_dir)
                 state = "interrupted" if interrupted(status) else status.get("state")
                 if state in ("queued", "running"):
@@ -209,11 +242,11 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = ()) -> RunListin
                                            "is gone without writing an end state)")
                 else:
                     unreadable[run_dir] = f"incomplete run (status: {state or 'unknown'})"
-                continue
-            try:
-                runs.append(load_run(run_dir, reference=reference))
-            except RunError as exc:
-                unreadable[run_dir] = str(exc)
+            else:
+                try:
+                    runs.append(load_run(run_dir, reference=reference))
+                except RunError as exc:
+                    unreadable[run_dir] = str(exc)
     return RunListing(runs, unreadable, in_progress)
 
 
@@ -327,3 +360,63 @@ def read_request(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("job"), dict):
         raise RunError(f"{Path(run_dir) / REQUEST}: no job configuration in it")
     return data["job"]
+
+
+# -- replacing a complete run (``--overwrite``) ---------------------------------------------------
+def staging_dir(run_dir: Path) -> Path:
+    """Where a replacement of ``run_dir`` is built: ``<root>/.<name>.overwrite/<name>``.
+
+    Hidden from ``list_runs`` (a dot folder) and of the same name, so the run id is unchanged.
+    """
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}.overwrite" / run_dir.name
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    try:
+        rename = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if rename(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot exchange
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
+
+
+def _relocate(value: Any, old: str, new: str) -> Any:
+    """``value`` with every string path under ``old`` moved under ``new``."""
+    if isinstance(value, dict):
+        return {k: _relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocate(v, old, new) for v in value]
+    if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+        return new + value[len(old):]
+    return value
+
+
+def swap_in(staged: Path, run_dir: Path) -> None:
+    """Put the finished run ``staged`` (from ``staging_dir``) in place of ``run_dir``; drop the old.
+
+    Paths recorded in ``config.json`` and ``train_stats.json`` are moved to ``run_dir`` first.
+    The swap is one ``renameat2`` exchange where the file system allows it (else two renames), so
+    readers see the old run or the new one, never a mixture.
+    """
+    staged, run_dir = Path(staged), Path(run_dir)
+    for name in (CONFIG, TRAIN_STATS):
+        path = staged / name
+        if path.is_file():
+            data = read_json(path)
+            for old, new in ((staged.resolve(), run_dir.resolve()), (staged, run_dir)):
+                data = _relocate(data, str(old), str(new))
+            write_json(path, data, durable=True)
+    if not run_dir.exists():
+        os.replace(staged, run_dir)
+    elif not _exchange(staged, run_dir):
+        os.replace(run_dir, staged.parent / f"{run_dir.name}.old")
+        os.replace(staged, run_dir)
+    _fsync(run_dir.parent)
+    shutil.rmtree(staged.parent, ignore_errors=True)

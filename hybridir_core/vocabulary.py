@@ -7,12 +7,14 @@ one name everywhere. Pure pandas: reading runs for the dashboard imports no torc
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from .config import DATASETS, SamplingConfig
+from .config import DATASETS, EvalConfig, SamplingConfig, TrainConfig
 from .runs import Run
 
 MULTI = "multi"
@@ -31,11 +33,23 @@ _DATASET_RANK = {name: i for i, name in enumerate(DATASETS)}
 
 DESCRIPTION_COLUMNS = ["run", "reference", "model", "scale", "layers", "params", "sampling",
                        "alpha", "mix", "seed", "steps", "limit_per_lang"]
+PROTOCOL_COLUMNS = ["languages", "evaluation", "protocol"]
+"""Appended to a run's description: its evaluation languages, the evaluation in words
+(``full``, ``quick: 30/lang · 3 languages``), and the protocol id that findings group by."""
 SUMMARY_COLUMNS = [
     "run", "source", "model", "scale", "layers", "params", "sampling", "alpha", "mix", "seed",
     "steps", "limit_per_lang", "dataset", "mono_map", "cross_map", "multi_map",
     "multi_recall_at_10", "mean_rank_distance", "median_rank_distance", "n_questions",
+    *PROTOCOL_COLUMNS,
 ]
+EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend")
+"""The ``EvalConfig`` fields that change what a number means (not batch size, paths)."""
+TRAIN_PROTOCOL = ("corpus", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files", "hf_split",
+                  "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
+                  "weight_decay", "warmup_ratio", "mnrl_scale", "max_seq_length", "freeze_embeddings",
+                  "validation_items", "early_stopping_patience")
+"""The ``TrainConfig`` fields of a protocol; model, sampling strategy, α and seed make the recipe."""
+SAMPLING_PROTOCOL = ("mix", "cross_pair_per_batch")
 
 
 def dataset_order(values: Iterable[str]) -> list[str]:
@@ -70,6 +84,53 @@ def _sampling(train: dict[str, Any]) -> SamplingConfig | None:
         return None
 
 
+def _fields(section: dict[str, Any], config_class, names: tuple[str, ...]) -> dict[str, Any]:
+    """``names`` of a config section with the dataclass defaults filled in (older run files)."""
+    try:
+        full = config_class.from_dict(section).to_dict()
+    except (TypeError, ValueError):
+        full = section
+    return {n: full.get(n) for n in names}
+
+
+def protocol_of(run: Run) -> dict[str, Any]:
+    """What must be equal for two runs' numbers to be pooled or compared (findings group by it).
+
+    Evaluation: datasets, languages, questions per language, context, encoding backend.
+    Training: corpus, languages, steps, batch size, learning rate, schedule, loss scale,
+    sequence length, frozen embeddings, validation split, early stopping, and the sampler's mix
+    (None for a zero-shot run). Model, sampling strategy, α and seed are the recipe, not the
+    protocol.
+    """
+    evaluation = _fields(run.config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
+    train = run.config.get("train")
+    if not train:
+        return {"eval": evaluation, "train": None}
+    training = _fields(train, TrainConfig, TRAIN_PROTOCOL)
+    training.update(_fields(train.get("sampling") or {}, SamplingConfig, SAMPLING_PROTOCOL))
+    return {"eval": evaluation, "train": training}
+
+
+def protocol_id(protocol: dict[str, Any]) -> str:
+    """A short stable id of a protocol (equal protocols, equal ids)."""
+    text = json.dumps(protocol, sort_keys=True, default=str)
+    return "p-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+
+
+def evaluation_label(evaluation: dict[str, Any]) -> str:
+    """The evaluation in words: ``full``, or what makes it partial (``quick: 30/lang · 3 languages``)."""
+    parts = []
+    if evaluation.get("limit_per_lang") is not None:
+        parts.append(f"quick: {evaluation['limit_per_lang']}/lang")
+    if evaluation.get("languages"):
+        parts.append(f"{len(evaluation['languages'])} languages")
+    if evaluation.get("with_context"):
+        parts.append("with context")
+    if evaluation.get("backend") not in (None, "torch"):
+        parts.append(f"backend {evaluation['backend']}")
+    return " · ".join(parts) or "full"
+
+
 def describe_run(run: Run) -> dict[str, Any]:
     """Model and training fields of a run, flat (None where not applicable)."""
     model = run.config.get("model") or {}
@@ -88,6 +149,14 @@ def describe_run(run: Run) -> dict[str, Any]:
     }
 
 
+def describe_protocol(run: Run) -> dict[str, Any]:
+    """``PROTOCOL_COLUMNS`` of a run: languages (``all`` when not a subset), evaluation, protocol id."""
+    protocol = protocol_of(run)
+    languages = protocol["eval"].get("languages")
+    return {"languages": " ".join(languages) if languages else "all",
+            "evaluation": evaluation_label(protocol["eval"]), "protocol": protocol_id(protocol)}
+
+
 def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per run x dataset with its description and aggregates (plots, findings).
 
@@ -95,7 +164,7 @@ def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
     """
     rows = []
     for run in runs:
-        info = describe_run(run)
+        info = {**describe_run(run), **describe_protocol(run)}
         info["source"] = "reference" if info.pop("reference") else "local"
         for dataset, m in sorted(run.metrics.items()):
             rows.append({**info, "dataset": dataset,
@@ -114,7 +183,7 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     """
     summary = summary_frame(runs)
     info_cols = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps",
-                 "limit_per_lang"]
+                 "evaluation", "limit_per_lang", "languages"]
     if summary.empty:
         return pd.DataFrame(columns=info_cols)
     info = summary.drop_duplicates("run").set_index("run")[info_cols[1:]]

@@ -49,7 +49,9 @@ def main() -> None:
         })
         st.caption("mAP is macro-averaged over language cells (Mono: diagonal, Cross: off-diagonal, "
                    "Multi: the pooled ranking). Rank dist.: mean over queries of max − min pooled rank of "
-                   "the parallel answers (lower = less language bias). Source *reference* = shipped reference runs.")
+                   "the parallel answers (lower = less language bias). Source *reference* = shipped reference runs. "
+                   "Evaluation: *full* = every question of every language; *quick* = the first N questions per "
+                   "language; a language count = a subset. Such runs are not comparable with full ones.")
     else:
         ui.empty_state()
 

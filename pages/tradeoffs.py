@@ -35,15 +35,17 @@ def main() -> None:
     seeds = report.seed_table(summary[summary.dataset == dataset])
     if (seeds["n_seeds"] > 1).any():  # some recipe was trained with several seeds
         st.subheader("Across seeds")
-        st.caption("One row per recipe (model, sampling, α, steps): mean and sample standard deviation "
-                   "over its seeds. Local and reference runs of one recipe are pooled.")
-        shown = ["model", "training", "steps", "n_seeds", "seeds"] + [
+        st.caption("One row per recipe (model, sampling, α, steps) and protocol: mean and sample standard "
+                   "deviation over its seeds. Local and reference runs are pooled only when their protocol "
+                   "(evaluation languages and limit, training corpus, steps, batch size, learning rate, ...) "
+                   "is the same; *evaluation* names a quick or language-subset protocol.")
+        shown = ["model", "training", "evaluation", "steps", "n_seeds", "seeds"] + [
             f"{v}_{s}" for v in vocabulary.MEASURES for s in ("mean", "std")]
         st.dataframe(seeds[shown], hide_index=True)
 
     st.subheader("Local runs")
-    cols = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps",
-            "mono_map", "cross_map", "multi_map", "mean_rank_distance"]
+    cols = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps", "evaluation",
+            "languages", "mono_map", "cross_map", "multi_map", "mean_rank_distance"]
     st.dataframe(summary[summary.dataset == dataset][cols], hide_index=True)
     st.subheader(f"Published: {pub.short}")
     ui.published_notice(pub)

@@ -14,6 +14,7 @@ test process.
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import zlib
 from pathlib import Path
@@ -128,3 +129,43 @@ def writable_copy(roots: tuple[Path, Path], dest: Path) -> tuple[Path, Path]:
     shutil.copytree(runs_root, dest / "runs")
     shutil.copytree(ref_root, dest / "reference")
     return dest / "runs", dest / "reference"
+
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+MALFORMED = {
+    # run folder name -> (how it is broken, words of the reason it is listed with)
+    "bad-no-datasets": ("metrics.json without 'datasets'", "'datasets' must map"),
+    "bad-truncated-ranks": ("ranks.parquet cut to half its bytes", "probably truncated"),
+    "bad-model-string": ("config.json whose model is a string", "'model' must be an object"),
+    "bad-metrics-not-json": ("metrics.json that is not JSON", "not valid JSON"),
+    "bad-metric-text": ("a metric that is a string", "must be a number or null"),
+    "bad-matrix-text": ("matrix.csv with text in the map column", "holds non-numbers"),
+    "bad-train-stats": ("train_stats.json that is a list", "expected a JSON object"),
+    "bad-no-schema": ("config.json without schema_version", "unknown schema_version"),
+}
+
+
+def add_malformed_runs(runs_root: Path, good: str) -> dict[str, str]:
+    """Copies of run ``good`` broken one way each (``MALFORMED``); returns name -> reason words."""
+    for name in MALFORMED:
+        shutil.copytree(runs_root / good, runs_root / name)
+    _edit_json(runs_root / "bad-no-datasets" / "metrics.json", lambda d: d.pop("datasets"))
+    ranks = runs_root / "bad-truncated-ranks" / "ranks.parquet"
+    ranks.write_bytes(ranks.read_bytes()[: ranks.stat().st_size // 2])
+    _edit_json(runs_root / "bad-model-string" / "config.json", lambda d: d.update(model="me5-small"))
+    (runs_root / "bad-metrics-not-json" / "metrics.json").write_text("{ not json", encoding="utf-8")
+    _edit_json(runs_root / "bad-metric-text" / "metrics.json",
+               lambda d: next(iter(d["datasets"].values())).update(mono_map="0.5"))
+    matrix = runs_root / "bad-matrix-text" / "matrix.csv"
+    lines = matrix.read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(",")
+    cells[3] = "high"
+    matrix.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", encoding="utf-8")
+    (runs_root / "bad-train-stats" / "train_stats.json").write_text("[1, 2]", encoding="utf-8")
+    _edit_json(runs_root / "bad-no-schema" / "config.json", lambda d: d.pop("schema_version"))
+    return {name: words for name, (_, words) in MALFORMED.items()}

@@ -331,3 +331,39 @@ def test_core_never_imports_streamlit():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.split(".")[0] == "streamlit" for n in names), f"{path.name} imports streamlit"
+
+
+@pytest.fixture(scope="module")
+def malformed_root(tmp_path_factory):
+    """One good run beside every malformed one of ``fixtures_runs.MALFORMED`` (and a link outside)."""
+    from fixtures_runs import add_malformed_runs
+
+    roots = fixture_runs(tmp_path_factory)
+    base = tmp_path_factory.mktemp("malformed-app")
+    runs_root = base / "runs"
+    shutil.copytree(roots[0] / ALL_LOCAL[0], runs_root / ALL_LOCAL[0])
+    reasons = add_malformed_runs(runs_root, ALL_LOCAL[0])
+    shutil.copytree(roots[0] / ALL_LOCAL[1], base / "outside" / "elsewhere")
+    (runs_root / "bad-symlink").symlink_to(base / "outside" / "elsewhere")
+    return runs_root, {**reasons, "bad-symlink": "not followed"}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_survives_malformed_runs(malformed_root, tmp_path, monkeypatch, page):
+    runs_root, reasons = malformed_root
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "no-reference"))
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
+    st.cache_data.clear()
+    at = open_page(page)  # asserts no exception
+    assert at.title[0].value == PAGES[page]
+    if page == "pages/train.py":
+        return  # the Train page lists jobs, not runs
+    shown = " ".join(m.value for m in [*at.markdown, *at.warning])
+    for name, words in reasons.items():
+        assert name in shown and words in shown, (name, words)
+    if page == "pages/home.py":
+        assert list(at.dataframe[0].value.run) == [ALL_LOCAL[0]]
+    elif page in ("pages/matrices.py", "pages/compare.py"):
+        picker = at.selectbox(key="matrix_run") if page == "pages/matrices.py" else at.multiselect(key="compare_runs")
+        assert ALL_LOCAL[0] in str(picker.value) and not any("bad-" in o for o in picker.options)

@@ -1,6 +1,7 @@
 """report: recipes over seeds, α table, per-seed differences, Markdown and the CLI."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -120,7 +121,85 @@ def test_report_cli_skips_broken_and_duplicate_runs(tmp_path_factory, tmp_path, 
     (other / "half-run").mkdir()  # no metrics.json: unreadable
     out = tmp_path / "findings.md"
     assert cli.main(["report", str(runs_root), str(other), "--resamples", "20", "--out", str(out)]) == 0
-    said = capsys.readouterr().out
+    said = capsys.readouterr().err  # stderr: the Markdown on stdout stays clean
     assert "skipped " + str(other / "half-run") in said
     assert "skipped " + str(other / "tr-mono-s1") + ": same run id as" in said
     assert f"Findings over {len(ALL_LOCAL)} runs" in out.read_text()
+
+
+def _quick_copies(runs_root, source: str, limits_and_values) -> None:
+    """Copies of run ``source`` evaluated (as far as the files say) with another limit and numbers."""
+    import json
+    import shutil
+
+    from hybridir_core import runs
+
+    for i, (limit, value) in enumerate(limits_and_values):
+        copy = runs_root / f"{source}-quick{i}"
+        shutil.copytree(runs_root / source, copy)
+        config = json.loads((copy / runs.CONFIG).read_text())
+        config["eval"]["limit_per_lang"] = limit
+        runs.write_json(copy / runs.CONFIG, config)
+        metrics = json.loads((copy / runs.METRICS).read_text())
+        for values in metrics["datasets"].values():
+            values.update(mono_map=value, cross_map=value)
+        runs.write_json(copy / runs.METRICS, metrics)
+
+
+def test_quick_runs_never_move_the_mean_of_a_recipe(tmp_path_factory, tmp_path):
+    from fixtures_runs import ZERO_SHOT, writable_copy
+
+    from hybridir_core import runs, vocabulary
+
+    runs_root, _ = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
+    before = report.seed_table(vocabulary.summary_frame(runs.list_runs(runs_root).runs))
+    _quick_copies(runs_root, ZERO_SHOT, [(5, 0.99), (5, 0.01)])
+    found = runs.list_runs(runs_root).runs
+    summary = vocabulary.summary_frame(found)
+    after = report.seed_table(summary)
+    zero_shot = after[after.training == "zero-shot"].set_index("evaluation")
+    assert list(zero_shot.index) == ["quick: 30/lang · 3 languages", "quick: 5/lang · 3 languages"]
+    full = zero_shot.loc["quick: 30/lang · 3 languages"]
+    expected = before[before.training == "zero-shot"].iloc[0]
+    assert (full.n_runs, full.cross_map_mean) == (1, pytest.approx(expected.cross_map_mean))
+    assert zero_shot.loc["quick: 5/lang · 3 languages"].cross_map_mean == pytest.approx(0.5)
+    # the report's tables name the protocol of each row, and Recipe.select refuses to pool them
+    assert "| quick: 5/lang · 3 languages " in report.seed_table_markdown(after)
+    with pytest.raises(ValueError, match="2 protocols"):
+        Recipe("minilm-test", "zero-shot").select(summary)
+    # the Home table and the CSV say which runs are quick or a subset
+    table = vocabulary.runs_table(found).set_index("run")
+    assert table.loc[f"{ZERO_SHOT}-quick0", "evaluation"] == "quick: 5/lang · 3 languages"
+    assert table.loc[ZERO_SHOT, "languages"] == "de en es"
+
+
+def test_protocol_fields_separate_training_setups():
+    from hybridir_core import runs, vocabulary
+    from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+
+    def run(lr=3e-5, seed=0, languages=None, alpha=0.5, report_to=()):
+        train = TrainConfig(learning_rate=lr, seed=seed, sampling=SamplingConfig("hybrid", alpha),
+                            report_to=report_to)
+        config = {"model": {"name": "m"}, "eval": EvalConfig(languages=languages).to_dict(), "train": train.to_dict()}
+        return runs.Run(Path("r"), config, {}, pd.DataFrame())
+
+    ids = {name: vocabulary.protocol_id(vocabulary.protocol_of(r)) for name, r in {
+        "base": run(), "seed": run(seed=3), "alpha": run(alpha=0.25), "logging": run(report_to=("tensorboard",)),
+        "lr": run(lr=1e-3), "subset": run(languages=("de", "en"))}.items()}
+    assert ids["base"] == ids["seed"] == ids["alpha"] == ids["logging"]  # recipe or bookkeeping, not protocol
+    assert len({ids["base"], ids["lr"], ids["subset"]}) == 3
+    assert vocabulary.evaluation_label(vocabulary.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
+    assert vocabulary.evaluation_label(EvalConfig().to_dict()) == "full"
+
+
+def test_alpha_sweeps_split_by_protocol():
+    rows = seeded_rows().assign(protocol="p-a", evaluation="full")
+    quick = rows[rows.sampling != "zero-shot"].assign(protocol="p-b", evaluation="quick: 5/lang",
+                                                      run=lambda f: f.run + "-q", mono_map=0.0)
+    sweeps = report.alpha_sweeps(pd.concat([rows, quick], ignore_index=True), "xquad-r")
+    plain = rows.loc[rows.run == "mono", "model"].iloc[0] + " · " + sweeps.sweep.iloc[0].split(" · ")[1]
+    assert set(sweeps.sweep) == {f"{plain} · per-batch", f"{plain} · per-batch · quick: 5/lang"}
+    full = report.alpha_table(rows).set_index("alpha")
+    mixed = report.alpha_table(pd.concat([rows, quick], ignore_index=True))
+    mixed = mixed[mixed.sweep == f"{plain} · per-batch"].set_index("alpha")
+    assert mixed.mono_map.tolist() == pytest.approx(full.mono_map.tolist())

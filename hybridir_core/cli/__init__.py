@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +38,8 @@ def _add_job_commands(sub) -> None:
     ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
+    ev.add_argument("--overwrite", action="store_true",
+                    help="replace a complete run in --out (the old one stays whole until the new one is done)")
     ev.set_defaults(func=commands.cmd_job, writes_run=True)
 
     tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate")
@@ -47,6 +51,8 @@ def _add_job_commands(sub) -> None:
     add_train_options(tr)
     add_eval_options(tr)
     tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace a complete run in --out (the old one stays whole until the new one is done)")
     tr.set_defaults(func=commands.cmd_job, writes_run=True)
 
     rn = sub.add_parser("run", help="run the job configuration stored in a run directory "
@@ -78,6 +84,8 @@ def _add_reading_commands(sub) -> None:
     ex = sub.add_parser("export", help="comparison CSV of run directories")
     ex.add_argument("run_dirs", nargs="+")
     ex.add_argument("--out", default="comparison.csv")
+    ex.add_argument("--strict", action="store_true",
+                    help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
     ex.set_defaults(func=commands.cmd_export, writes_run=False)
 
     rp = sub.add_parser("report", help="Markdown findings over folders of runs (seeds, α, tests)")
@@ -129,12 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_status(parser: argparse.ArgumentParser, out: Path) -> runs.StatusWriter:
+def _work_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """Where the job writes: ``--out``, or a staging sibling when ``--overwrite`` replaces a complete run.
+
+    Raises:
+        runs.RunError: ``--out`` is a complete run and ``--overwrite`` was not given.
+    """
+    out = Path(args.out)
     try:
-        runs.validate_run_id(Path(out).name)
+        runs.validate_run_id(out.name)
     except runs.RunError as exc:
         parser.error(str(exc))
-    out = Path(out)
+    if not runs.is_complete(out) or not hasattr(args, "overwrite"):
+        return out
+    if not args.overwrite:
+        raise runs.RunError(f"{out} is a complete run; pass --overwrite to replace it (or choose another --out)")
+    staged = runs.staging_dir(out)
+    if os.environ.get("RANK", "0") == "0":
+        shutil.rmtree(staged.parent, ignore_errors=True)  # what an interrupted --overwrite left
+    return staged
+
+
+def _open_status(out: Path) -> runs.StatusWriter:
     if out.exists() and not out.is_dir():
         raise runs.RunError(f"--out {out}: a file of that name exists; the run directory must be a folder")
     try:
@@ -147,6 +171,15 @@ def _open_status(parser: argparse.ArgumentParser, out: Path) -> runs.StatusWrite
     return status
 
 
+def _finish(status: runs.StatusWriter | None, work: Path | None, out: Path | None) -> None:
+    """Mark the run done; a replacement built beside ``out`` is swapped in now."""
+    if status is None:
+        return
+    status.update(state="done", phase="done", message="finished")
+    if work != out and os.environ.get("RANK", "0") == "0":
+        runs.swap_in(work, out)
+
+
 def _try_status(status: runs.StatusWriter, **fields) -> None:
     """Record a final state if the disk lets us (readers see a dead process as interrupted)."""
     try:
@@ -155,17 +188,22 @@ def _try_status(status: runs.StatusWriter, **fields) -> None:
         pass
 
 
-def _fail(status: runs.StatusWriter | None, out: Path | None, exc: BaseException) -> int:
-    """Say an error in one line (the traceback of an unexpected one goes to error.log)."""
+def _fail(status: runs.StatusWriter | None, out: Path | None, exc: BaseException,
+          replaced: Path | None = None) -> int:
+    """Say an error in one line (the traceback of an unexpected one goes to error.log).
+
+    ``replaced``: the complete run an ``--overwrite`` was replacing; it is kept as it was.
+    """
+    kept = f" ({replaced} is kept as it was)" if replaced is not None else ""
     if isinstance(exc, KeyboardInterrupt):
         if status:
             _try_status(status, state="cancelled", message="interrupted")
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{kept}", file=sys.stderr)
         return 130
     if isinstance(exc, _expected_errors()):
         if status:
             _try_status(status, state="failed", error=str(exc))
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{kept}", file=sys.stderr)
         return 2
     where = ""
     if status and out is not None:
@@ -175,7 +213,7 @@ def _fail(status: runs.StatusWriter | None, out: Path | None, exc: BaseException
             status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
         except OSError as write_error:
             where += f" (status.json not updated: {write_error.strerror or write_error})"
-    print(f"error: unexpected {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    print(f"error: unexpected {type(exc).__name__}: {exc}{where}{kept}", file=sys.stderr)
     return 1
 
 
@@ -185,19 +223,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    out = getattr(args, "out", None)
     try:
-        status = _open_status(parser, args.out) if args.writes_run else None
+        work = _work_dir(parser, args) if args.writes_run else None
+        status = _open_status(work) if work is not None else None
     except runs.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if work is not None:
+        args.out = work
     progress = ProgressReporter(status)
     try:
         args.func(args, progress)
+        _finish(status, work, out)
     except BaseException as exc:  # noqa: BLE001 - every failure ends in one line (or 130)
         progress.close()
         if isinstance(exc, SystemExit):
             raise
-        return _fail(status, getattr(args, "out", None), exc)
-    if status:
-        status.update(state="done", phase="done", message="finished")
+        replaced = out if work is not None and work != out else None
+        return _fail(status, work, exc, replaced)
     return 0

@@ -4,6 +4,7 @@ configuration objects and calls orchestration (``pipeline``, ``report``, ``expor
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import paths, pipeline, runs
@@ -84,10 +85,34 @@ def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> Non
             for name, m in summaries.items()))
 
 
+def readable_runs(run_dirs: list[Path], strict: bool = False) -> list[runs.Run]:
+    """The runs of ``run_dirs`` that load; each other one is named on stderr with the reason.
+
+    Raises:
+        runs.RunError: ``strict`` and a run does not load, or none of them does.
+    """
+    found, reasons = [], {}
+    for path in run_dirs:
+        try:
+            found.append(runs.load_run(path))
+        except runs.RunError as exc:
+            if strict:
+                raise runs.RunError(f"{exc} (--strict: nothing written)") from None
+            reasons[path] = exc
+    if not found and len(run_dirs) == 1:
+        raise reasons[run_dirs[0]]  # the one run given: its reason is the error
+    for path, exc in reasons.items():
+        print(f"skipped {path}: {exc}", file=sys.stderr)
+    if not found:
+        raise runs.RunError(f"none of the {len(run_dirs)} run folder(s) given is a readable complete run")
+    return found
+
+
 def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """The comparison CSV of the readable runs among ``run_dirs`` (``--strict``: all or nothing)."""
     from ..export import comparison_frame, to_csv_bytes
 
-    frame = comparison_frame([Path(p) for p in args.run_dirs])
+    frame = comparison_frame(readable_runs([Path(p) for p in args.run_dirs], args.strict))
     out = Path(args.out)
     runs.atomic_write(out, lambda tmp: tmp.write_bytes(to_csv_bytes(frame)))
     print(f"wrote {len(frame)} rows to {out}")
@@ -126,11 +151,11 @@ def unique_runs(roots: list[Path]) -> list[runs.Run]:
     """The complete runs under ``roots``, each run id once; prints what it skips and why."""
     listing = runs.list_runs(*roots)
     for path, reason in listing.unreadable.items():
-        print(f"skipped {path}: {reason}")
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     found: dict[str, runs.Run] = {}
     for run in listing.runs:  # the same run id in two folders would count twice
         if run.run_id in found:
-            print(f"skipped {run.path}: same run id as {found[run.run_id].path}")
+            print(f"skipped {run.path}: same run id as {found[run.run_id].path}", file=sys.stderr)
         else:
             found[run.run_id] = run
     return list(found.values())

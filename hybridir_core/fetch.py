@@ -62,7 +62,7 @@ class Source:
 
 
 def load_sources(manifest: Path = MANIFEST, datasets: Sequence[str] = FETCH_DATASETS) -> list[Source]:
-    """The files of ``datasets`` listed under ``fetch.files`` in ``manifest``."""
+    """The files of ``datasets`` listed under ``fetch.files`` in ``manifest`` (pinned ones first)."""
     unknown = sorted(set(datasets) - set(FETCH_DATASETS))
     if unknown:
         raise DataError(f"unknown dataset(s) {unknown}; choose from {list(FETCH_DATASETS)}")
@@ -70,8 +70,10 @@ def load_sources(manifest: Path = MANIFEST, datasets: Sequence[str] = FETCH_DATA
         files = json.loads(manifest.read_text(encoding="utf-8"))["fetch"]["files"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{manifest}: cannot read the fetch manifest ({exc})") from None
-    return [Source(rel, e["url"], e.get("sha256"), e.get("verified", "")) for rel, e in sorted(files.items())
-            if rel.split("/", 1)[0] in datasets]
+    sources = [Source(rel, e["url"], e.get("sha256"), e.get("verified", "")) for rel, e in files.items()
+               if rel.split("/", 1)[0] in datasets]
+    # pinned files first: a refused unpinned one never stops the others
+    return sorted(sources, key=lambda s: (s.sha256 is None, s.path))
 
 
 def mirrored(url: str, mirror: str | None) -> str:

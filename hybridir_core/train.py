@@ -17,6 +17,7 @@ and language, and only rank 0 writes files.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -317,6 +318,24 @@ def _trainable_parameters(st_model, config: TrainConfig) -> dict[str, int]:
     return {"frozen_parameters": frozen, "trainable_parameters": trainable}
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was saved whole, else None; newer partial ones are removed.
+
+    A job killed while saving (preempted, requeued, cancelled) leaves a ``checkpoint-N`` without
+    ``trainer_state.json``, which the trainer writes last: resuming from it would fail.
+    """
+    found = sorted(((int(p.name.rsplit("-", 1)[1]), p) for p in Path(ckpt_dir).glob("checkpoint-*")
+                    if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()), reverse=True)
+    for _, path in found:
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+            return str(path)
+        except (OSError, ValueError):
+            logger.warning("%s was not saved whole (interrupted?): removed", path)
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWriter | None = None,
                 corpus: ParallelCorpus | None = None, callbacks: list | None = None) -> TrainResult:
     """Fine-tune ``model`` (registry name, path or ``LoadedModel``) into ``run_dir``.
@@ -335,8 +354,6 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     Raises:
         ValueError: options that cannot work (batch larger than the corpus, ...).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     from .callbacks import StatusCallback
 
     run_dir = Path(run_dir)
@@ -361,7 +378,7 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     set_max_seq_length(base.model, config.max_seq_length)
     status_cb = StatusCallback(status)
     trainer = build_trainer(base, config, ckpt_dir, data, [status_cb, *(callbacks or [])])
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = last_complete_checkpoint(ckpt_dir)
     if trainer.is_world_process_zero():
         runs.write_json(ckpt_dir / SETTINGS_FILE, config.to_dict())
     if last:

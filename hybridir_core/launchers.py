@@ -178,6 +178,40 @@ def cancel(run_dir: Path, wait_s: float = 30.0) -> str:
     return state
 
 
+@dataclass
+class SlurmRun:
+    """A run directory sent to Slurm, as the dashboard lists it."""
+
+    run_id: str
+    path: Path
+    job_id: str
+    state: str
+    status: dict
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+def _all_slurm_states() -> dict[str, str]:
+    """``{job id: scheduler state}`` of every job slurmctld still knows (one ``squeue`` call)."""
+    rows = _query(["squeue", "-h", "-t", "all", "-o", "%i %T"]).splitlines()
+    pairs = (row.split()[:2] for row in rows if len(row.split()) >= 2)
+    return {job: _SLURM_STATES.get(word, "failed") for job, word in pairs}
+
+
+def slurm_runs(runs_root: Path) -> list[SlurmRun]:
+    """Run directories under ``runs_root`` submitted to Slurm, newest first, with their states."""
+    records = [(d, read_launch(d)) for d in Path(runs_root).glob(f"*/{LAUNCH_FILE}")]
+    records = [(f.parent, r) for f, r in records if r and r.get("job_id")]
+    if not records:
+        return []
+    known = _all_slurm_states()
+    listed = [SlurmRun(d.name, d, str(r["job_id"]), known.get(str(r["job_id"])) or slurm_state(str(r["job_id"])),
+                       runs.read_status(d)) for d, r in records]
+    return sorted(listed, key=lambda r: -(r.path / LAUNCH_FILE).stat().st_mtime)
+
+
 # -- launching ------------------------------------------------------------------------------------
 @dataclass
 class Submission:

@@ -246,3 +246,28 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
         if job.state in ("running", "failed", "interrupted"):
             with st.expander("log (last lines)"):
                 st.code(job.log_tail(30) or "(empty)", language="text")
+
+
+def _cancel_slurm(path: Path) -> None:
+    from hybridir_core.launchers import LaunchError, cancel
+
+    try:
+        cancel(path, wait_s=5.0)
+    except LaunchError as exc:
+        st.toast(str(exc))
+
+
+def slurm_card(run) -> None:
+    """A run sent to Slurm: the scheduler's state beside the run's own progress; cancel = scancel."""
+    status = run.status
+    with st.container(border=True):
+        head, action = st.columns([5, 1])
+        head.markdown(f"`{run.run_id}` · Slurm job {run.job_id} · **{run.state}** · run {status.get('state', '?')}")
+        if run.active:
+            action.button("Cancel", key=f"scancel-{run.run_id}", on_click=_cancel_slurm, args=(run.path,),
+                          width="stretch")
+        if run.state == "running" and status.get("total"):
+            step, total = status.get("step") or 0, status["total"]
+            st.progress(min(step / total, 1.0), text=f"{status.get('phase') or 'starting'} {step}/{total}")
+        elif status.get("error"):
+            st.error(status["error"])

@@ -162,6 +162,7 @@ class SamplingConfig(_Serialisable):
 
 
 CORPUS_SOURCES = ("xnli", "tatoeba", "hf")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,14 @@ class TrainConfig(_Serialisable):
         hf_*: the ``hf`` source, see ``corpora.load_hf_parallel``.
         keep_checkpoints: keep ``checkpoints/`` after a finished training (else removed).
         resume: continue from the last checkpoint in the run directory, if any.
+        precision: ``fp32``, ``bf16`` or ``fp16`` mixed precision (checked against the device
+            when training starts, ``devices.precision_flags``).
+        cached_loss: ``CachedMultipleNegativesRankingLoss`` (GradCache): the same loss and
+            gradients as MNRL, computed ``mini_batch_size`` texts at a time, so a batch of
+            128+ fits in memory.
+        mini_batch_size: texts per forward pass of the cached loss.
+        gather_across_devices: under several GPUs, every rank's passages are in-batch negatives
+            for every query (batch x processes candidates per query).
     """
 
     model: str = "me5-small-l6"
@@ -222,10 +231,19 @@ class TrainConfig(_Serialisable):
     hf_item_column: str | None = None
     keep_checkpoints: bool = False
     resume: bool = True
+    precision: str = "fp32"
+    cached_loss: bool = False
+    mini_batch_size: int = 32
+    gather_across_devices: bool = False
 
     def __post_init__(self) -> None:
         _require_ints(self, ("steps", "batch_size", "seed", "validation_items", "eval_steps",
-                             "logging_steps", "save_steps", "limit_items", "max_seq_length"))
+                             "logging_steps", "save_steps", "limit_items", "max_seq_length",
+                             "mini_batch_size"))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.mini_batch_size < 1:
+            raise ValueError("mini_batch_size must be >= 1")
         sources = self.corpus.split("+")
         if not sources or any(s not in CORPUS_SOURCES for s in sources) or len(set(sources)) != len(sources):
             raise ValueError(f"corpus must join distinct sources among {CORPUS_SOURCES} with '+', "

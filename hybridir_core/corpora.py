@@ -32,7 +32,8 @@ from .data import DataError
 logger = logging.getLogger(__name__)
 
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
-XNLI_SPLITS = {"dev": 3, "test": 2}  # columns per row: premise, hypothesis[, label]
+XNLI_SPLITS = {"dev": (3,), "test": (2, 3)}  # columns per row: premise, hypothesis[, label]
+# (test: 2 in the XTREME dump, whose test labels were removed; 3 from XNLI 1.0, see fetch.py)
 # ISO 639-1 -> the ISO 639-3 code of LASER's Tatoeba file names.
 TATOEBA_CODES = {"ar": "ara", "zh": "cmn", "de": "deu", "el": "ell", "hi": "hin", "ru": "rus",
                  "es": "spa", "th": "tha", "tr": "tur", "vi": "vie"}
@@ -171,7 +172,7 @@ def find_corpus_dir(name: str, data_dir: str | Path | None = None) -> Path:
     return root / name
 
 
-def _read_tsv(path: Path, n_columns: int) -> list[list[str]]:
+def _read_tsv(path: Path, n_columns: tuple[int, ...]) -> list[list[str]]:
     """XNLI TSV: no header, CRLF, no quoting. Split on newlines only: some fields hold other
     Unicode line separators that ``str.splitlines`` would break on."""
     try:
@@ -185,8 +186,9 @@ def _read_tsv(path: Path, n_columns: int) -> list[list[str]]:
         lines.pop()
     rows = [line.split("\t") for line in lines]
     for i, row in enumerate(rows):
-        if len(row) != n_columns:
-            raise DataError(f"{path}: line {i + 1} has {len(row)} columns, expected {n_columns}")
+        if len(row) not in n_columns or len(row) != len(rows[0]):
+            raise DataError(f"{path}: line {i + 1} has {len(row)} columns, expected "
+                            f"{' or '.join(map(str, n_columns))}, the same on every line")
     return rows
 
 

@@ -17,6 +17,7 @@ and language, and only rank 0 writes files.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -39,7 +40,8 @@ CHECKPOINTS, MODEL_DIR = "checkpoints", "model"
 VALIDATION_SAMPLING = SamplingConfig(strategy="hybrid", alpha=0.5, mix="per-pair")
 VALIDATION_SEED = 0
 # Options that do not change what is trained (a resumed run may change them).
-_NOT_TRAINING = ("report_to", "keep_checkpoints", "resume", "logging_steps", "data_dir")
+# (mini_batch_size: the cached loss gives MNRL's gradients whatever its value.)
+_NOT_TRAINING = ("report_to", "keep_checkpoints", "resume", "logging_steps", "data_dir", "mini_batch_size")
 SETTINGS_FILE = "hybridir_train_config.json"
 
 
@@ -184,9 +186,15 @@ def trained_model(base, model, model_dir: Path, config: TrainConfig, run_id: str
 
 # -- the trainer ------------------------------------------------------------------------------
 def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, prompts: dict):
-    """``SentenceTransformerTrainingArguments`` for ``config`` (sampler factory and prompts in)."""
+    """``SentenceTransformerTrainingArguments`` for ``config`` (sampler factory and prompts in).
+
+    Raises:
+        ValueError: the device cannot train in ``config.precision``.
+    """
     import torch
     from sentence_transformers import SentenceTransformerTrainingArguments
+
+    from .devices import precision_flags
 
     has_val = data.val_ds is not None
     return SentenceTransformerTrainingArguments(
@@ -201,13 +209,28 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
         metric_for_best_model="eval_loss" if has_val else None, greater_is_better=False,
         logging_steps=config.logging_steps, report_to=list(config.report_to) or "none",
         dataloader_drop_last=True, dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=False,
+        **precision_flags(config.precision),
     )
 
 
+def build_loss(model, config: TrainConfig):
+    """MNRL with in-batch negatives, or its cached (GradCache) form with the same gradients."""
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    if config.cached_loss:
+        return CachedMultipleNegativesRankingLoss(model, scale=config.mnrl_scale,
+                                                  mini_batch_size=config.mini_batch_size,
+                                                  gather_across_devices=config.gather_across_devices)
+    return MultipleNegativesRankingLoss(model, scale=config.mnrl_scale,
+                                        gather_across_devices=config.gather_across_devices)
+
+
 def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData, callbacks: list):
-    """The ``SentenceTransformerTrainer`` with MNRL, the samplers and ``callbacks``."""
+    """The ``SentenceTransformerTrainer`` with (cached) MNRL, the samplers and ``callbacks``."""
     from sentence_transformers import SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import EarlyStoppingCallback
 
     from .callbacks import SamplerEpochCallback
@@ -217,7 +240,7 @@ def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData,
     callbacks = [*callbacks, SamplerEpochCallback(data.samplers)]
     if config.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    loss = MultipleNegativesRankingLoss(base.model, scale=config.mnrl_scale)
+    loss = build_loss(base.model, config)
     return SentenceTransformerTrainer(
         model=base.model, args=training_arguments(config, ckpt_dir, data, prompts),
         train_dataset=data.train_ds, eval_dataset=data.val_ds, loss=loss, callbacks=callbacks)
@@ -297,7 +320,6 @@ _TORCH_FILES = ("optimizer.pt", "scheduler.pt", "training_args.bin")
 
 def _complete_safetensors(path: Path) -> bool:
     """The header's tensors end exactly at the end of the file (a truncated file does not)."""
-    import json
     import struct
 
     try:
@@ -312,7 +334,6 @@ def _complete_safetensors(path: Path) -> bool:
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``checkpoint-N`` cannot be resumed from (a missing or truncated file), or None if whole."""
-    import json
     import zipfile
 
     path = Path(path)
@@ -404,7 +425,10 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     if not config.resume:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     check_same_training(ckpt_dir / SETTINGS_FILE, config)
+    from .devices import precision_flags
     from .models import ensure_loaded
+
+    precision_flags(config.precision)  # refuse before loading anything
 
     base = ensure_loaded(model)
     status = status or runs.StatusWriter(run_dir)

@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 import ui
-from hybridir_core import jobs
+from hybridir_core import jobs, launchers
 from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 
@@ -35,12 +35,17 @@ def model_choices() -> tuple[dict[str, str], dict[str, bool], str | None]:
 @st.fragment(run_every=2)
 def job_list(runs_root) -> None:
     listed = jobs.list_jobs(runs_root)
-    if not listed:
+    on_slurm = launchers.slurm_runs(runs_root)
+    if not listed and not on_slurm:
         st.caption("No jobs yet.")
         return
     queued = [j for j in listed if j.state == "queued"]
     for job in listed[:15]:
         ui.job_card(job, runs_root, queued.index(job) + 1 if job in queued else None)
+    if on_slurm:
+        st.caption("On Slurm (`sweep --launcher slurm`): the scheduler's state beside each run's own")
+        for run in on_slurm[:15]:
+            ui.slurm_card(run)
 
 
 def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -> JobConfig:

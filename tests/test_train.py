@@ -263,6 +263,9 @@ def test_cli_train_options_build_the_configs():
     JobConfig("train", EvalConfig(model="m", datasets=("xquad-r",)),
               TrainConfig(model="m", sampling=SamplingConfig("cross", cross_pair_per_batch=True), mnrl_scale=30.0,
                           resume=False, freeze_embeddings=False)),
+    JobConfig("train", EvalConfig(model="m"),
+              TrainConfig(model="m", batch_size=128, precision="bf16", cached_loss=True, mini_batch_size=16,
+                          gather_across_devices=True)),
 ])
 def test_the_shown_command_line_runs_the_same_configuration(job):
     """The dashboard shows ``job_argv``; parsing those words must give the job back."""

@@ -16,11 +16,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from .. import runs
+from .. import paths, runs
 from ..config import DATASETS, STRATEGIES, TrainConfig
 from ..data import DataError
+from ..fetch import FETCH_DATASETS
 from ..jobs import IDLE_EXIT_SECONDS
 from . import commands
+from .launch import add_launcher_options
 from .options import add_eval_options, add_train_options, eval_config_from_args, job_argv
 from .progress import ProgressReporter
 
@@ -70,6 +72,7 @@ def _add_job_commands(sub) -> None:
     add_eval_options(sw)
     sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
     sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
+    add_launcher_options(sw)
     sw.set_defaults(func=commands.cmd_sweep, writes_run=False)
 
     wk = sub.add_parser("worker", help="run the dashboard's queued jobs one at a time (started by the queue)")
@@ -105,6 +108,17 @@ def _add_reading_commands(sub) -> None:
     md.add_argument("--build", nargs="+", metavar="NAME",
                     help="build these offline models into the cache (a no-op when built)")
     md.set_defaults(func=commands.cmd_models, writes_run=False)
+
+    da = sub.add_parser("data", help="datasets: `data fetch` downloads every corpus (sha256-checked)")
+    fetch = da.add_subparsers(dest="data_command", required=True).add_parser(
+        "fetch", help="download XQuAD-R, MLQA-R, XNLI 1.0 and Tatoeba at pinned URLs, checked against "
+                      "data/manifest.json")
+    fetch.add_argument("--dest", type=Path, default=None,
+                       help=f"data folder (default: ${paths.DATA_DIR_ENV}, else data/)")
+    fetch.add_argument("--datasets", nargs="+", default=list(FETCH_DATASETS), choices=FETCH_DATASETS)
+    fetch.add_argument("--trust-on-first-use", action="store_true",
+                       help="accept files with no pinned sha256 (XNLI-1.0.zip) and record their digest")
+    fetch.set_defaults(func=commands.cmd_data_fetch, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
     se.add_argument("query")

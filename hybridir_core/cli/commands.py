@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import paths, pipeline, runs
 from ..config import JobConfig
+from .launch import run_cells
 from .options import eval_config_from_args, job_from_args, parse_recipe, train_config_from_args
 from .progress import ProgressReporter
 
@@ -59,7 +60,7 @@ def cmd_sweep(args: argparse.Namespace, progress: ProgressReporter) -> None:
     base = JobConfig("train", eval_config_from_args(args, model),
                      train_config_from_args(args, model, "hybrid", 0.5, args.seeds[0], args.steps[0]))
     cells = pipeline.sweep_grid(base, args.models, args.sampling, args.alphas, args.seeds, args.steps)
-    skipped, failed = pipeline.run_sweep(cells, args.out, args.dry_run)
+    skipped, failed = run_cells(args, cells, args.out)
     print(f"sweep: {len(cells)} runs, {len(skipped)} already complete, {len(failed)} failed")
     if failed:
         raise ValueError(f"{len(failed)} run(s) failed: {', '.join(failed)} (see their status.json / "
@@ -71,6 +72,15 @@ def cmd_worker(args: argparse.Namespace, progress: ProgressReporter) -> None:
     from ..jobs import run_worker
 
     run_worker(args.runs_dir or paths.runs_root(), args.idle_exit)
+
+
+def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``data fetch``: every corpus at its pinned URL, sha256-checked (``fetch.fetch_all``)."""
+    from ..fetch import fetch_all
+
+    done = fetch_all(args.dest, args.datasets, args.trust_on_first_use)
+    for path, what in done.items():
+        print(f"{what:<10} {path}")
 
 
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:

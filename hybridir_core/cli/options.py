@@ -27,7 +27,10 @@ _TRAIN_FLAGS = {
     "--validation-items": ("validation_items", int), "--eval-steps": ("eval_steps", int),
     "--save-steps": ("save_steps", int), "--logging-steps": ("logging_steps", int),
     "--early-stopping-patience": ("early_stopping_patience", int),
+    "--mini-batch-size": ("mini_batch_size", int), "--precision": ("precision", str),
 }
+# flag -> TrainConfig field, for on/off options (default off)
+_TRAIN_SWITCHES = {"--cached-loss": "cached_loss", "--gather-across-devices": "gather_across_devices"}
 
 
 def add_eval_options(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +52,14 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     """Training options shared by ``train`` and ``sweep`` (all but model, sampling, seed, steps)."""
     for flag, (name, kind) in _TRAIN_FLAGS.items():
         parser.add_argument(flag, type=kind, default=getattr(_TRAIN_DEFAULTS, name), dest=name)
+    for short in ("bf16", "fp16"):
+        parser.add_argument(f"--{short}", action="store_const", const=short, dest="precision",
+                            help=f"same as --precision {short} (refused where the device cannot)")
+    parser.add_argument("--cached-loss", action="store_true", dest="cached_loss",
+                        help="CachedMultipleNegativesRankingLoss: MNRL's gradients, --mini-batch-size "
+                             "texts per forward pass (large batches in little memory)")
+    parser.add_argument("--gather-across-devices", action="store_true", dest="gather_across_devices",
+                        help="several GPUs: every rank's passages are negatives for every query")
     parser.add_argument("--mix", default="per-batch", choices=["per-batch", "per-pair"])
     parser.add_argument("--cross-pair-per-batch", action="store_true",
                         help="one (X, Y) language pair per cross-lingual batch")
@@ -89,6 +100,7 @@ def train_config_from_args(args: argparse.Namespace, model: str, strategy: str, 
         report_to=tuple(args.report_to), data_dir=args.data_dir,
         keep_checkpoints=args.keep_checkpoints, resume=not args.no_resume,
         **{name: getattr(args, name) for name, _ in _TRAIN_FLAGS.values()},
+        **{name: getattr(args, name) for name in _TRAIN_SWITCHES.values()},
     )
 
 
@@ -143,6 +155,7 @@ def _train_words(config: TrainConfig) -> list[str]:
         value = getattr(config, name)
         if value != getattr(_TRAIN_DEFAULTS, name):
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    words += [flag for flag, name in _TRAIN_SWITCHES.items() if getattr(config, name)]
     if tuple(config.languages) != _TRAIN_DEFAULTS.languages:
         words += ["--train-languages", *config.languages]
     words += ["--freeze-embeddings", "on" if config.freeze_embeddings else "off"]

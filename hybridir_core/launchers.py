@@ -202,8 +202,8 @@ def _all_slurm_states() -> dict[str, str]:
 
 def slurm_runs(runs_root: Path) -> list[SlurmRun]:
     """Run directories under ``runs_root`` submitted to Slurm, newest first, with their states."""
-    records = [(d, read_launch(d)) for d in Path(runs_root).glob(f"*/{LAUNCH_FILE}")]
-    records = [(f.parent, r) for f, r in records if r and r.get("job_id")]
+    records = [(f.parent, read_launch(f.parent)) for f in Path(runs_root).glob(f"*/{LAUNCH_FILE}")]
+    records = [(d, r) for d, r in records if r and r.get("job_id")]
     if not records:
         return []
     known = _all_slurm_states()

@@ -103,12 +103,23 @@ def protocol_of(run: Run) -> dict[str, Any]:
     protocol.
     """
     evaluation = _fields(run.config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
+    evaluation["backend"] = encoding_class(evaluation.get("backend"))
     train = run.config.get("train")
     if not train:
         return {"eval": evaluation, "train": None}
     training = _fields(train, TrainConfig, TRAIN_PROTOCOL)
     training.update(_fields(train.get("sampling") or {}, SamplingConfig, SAMPLING_PROTOCOL))
     return {"eval": evaluation, "train": training}
+
+
+LOSSY_BACKENDS = ("int8",)
+
+
+def encoding_class(backend: str | None) -> str:
+    """``exact`` for backends held to the fp32 result (torch, and every gate-proven one that
+    ``auto`` may pick: mAP within 0.002 in bench/), else the backend's name (``int8``), which
+    changes results and so the protocol."""
+    return backend if backend in LOSSY_BACKENDS else "exact"
 
 
 def protocol_id(protocol: dict[str, Any]) -> str:
@@ -126,7 +137,7 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
         parts.append(f"{len(evaluation['languages'])} languages")
     if evaluation.get("with_context"):
         parts.append("with context")
-    if evaluation.get("backend") not in (None, "torch"):
+    if evaluation.get("backend") not in (None, "exact", "torch", "auto", "bucketed", "bf16", "onnx"):
         parts.append(f"backend {evaluation['backend']}")
     return " · ".join(parts) or "full"
 

@@ -107,7 +107,8 @@ def resolve_data_dir(explicit: str | Path | None = None, download: bool = True) 
     )
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -126,7 +127,7 @@ def read_checksums(path: Path) -> dict[str, str]:
 
 
 def verify_checksum(path: Path, expected: str) -> None:
-    actual = _sha256(path)
+    actual = sha256_of(path)
     if actual != expected:
         raise DataError(f"{path}: checksum mismatch (sha256 {actual}, expected {expected})")
 
@@ -141,7 +142,7 @@ def download_lareqa(target: Path) -> Path:
         for lang in langs:
             rel = f"{name}/{lang}.json"
             dest = target / rel
-            if dest.is_file() and _sha256(dest) == expected[rel]:
+            if dest.is_file() and sha256_of(dest) == expected[rel]:
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
             url = SOURCE_URL.format(commit=SOURCE_COMMITS[name], name=name, lang=lang)

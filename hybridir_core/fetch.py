@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import paths
-from .data import MANIFEST, DataError
+from .data import MANIFEST, DataError, sha256_of
 
 FETCH_DATASETS = ("xquad-r", "mlqa-r", "xnli", "tatoeba")
 MIRROR_ENV = "HYBRIDIR_FETCH_MIRROR"
@@ -82,15 +82,6 @@ def mirrored(url: str, mirror: str | None) -> str:
         return url
     parts = urllib.parse.urlsplit(url)
     return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}"
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy_response(response, out, label: str, progress: bool) -> tuple[int, str, int | None]:

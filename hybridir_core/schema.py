@@ -101,14 +101,19 @@ def read_metrics(path: Path) -> dict[str, dict[str, float | None]]:
     return datasets
 
 
-def read_matrix(path: Path, datasets: list[str] | None = None) -> pd.DataFrame:
-    """``matrix.csv`` with its columns, numeric cells, and rows for each of ``datasets``."""
+def _read_frame(path: Path, reader) -> pd.DataFrame:
+    """``reader(path)``, or ``RunError`` saying the file is missing or unreadable."""
     try:
-        frame = pd.read_csv(path)
+        return reader(path)
     except FileNotFoundError:
         raise _fail(path, "missing") from None
-    except Exception as exc:  # pandas raises several types for a damaged file
+    except Exception as exc:  # pandas / pyarrow raise several types for a damaged file
         raise _fail(path, f"unreadable ({exc})") from None
+
+
+def read_matrix(path: Path, datasets: list[str] | None = None) -> pd.DataFrame:
+    """``matrix.csv`` with its columns, numeric cells, and rows for each of ``datasets``."""
+    frame = _read_frame(path, pd.read_csv)
     if list(frame.columns) != MATRIX_COLUMNS:
         raise _fail(path, f"columns {list(frame.columns)} != {MATRIX_COLUMNS}")
     bad = next((c for c in MATRIX_NUMBERS if not pd.api.types.is_numeric_dtype(frame[c])), None)
@@ -138,12 +143,7 @@ def check_ranks(path: Path) -> int:
 
 def read_ranks(path: Path) -> pd.DataFrame:
     """``ranks.parquet`` with the rank columns."""
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise _fail(path, "missing") from None
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise _fail(path, f"unreadable ({exc})") from None
+    frame = _read_frame(path, pd.read_parquet)
     missing = sorted(set(RANK_COLUMNS) - set(frame.columns))
     if missing:
         raise _fail(path, f"missing columns {missing}")

@@ -60,18 +60,20 @@ def query_table(ranks: pd.DataFrame, dataset: str, measure: str) -> pd.Series:
     The per-query scores of a ranks table are computed once and kept (``_PER_QUERY``), so
     the four measures and both comparisons of a report reuse them.
     """
-    key = (id(ranks), len(ranks), dataset)
-    if key not in _PER_QUERY:
+    key = (id(ranks), dataset)
+    cached = _PER_QUERY.get(key)
+    if cached is None or cached[0] is not ranks:  # the table itself is kept, so its id is not reused
+        if len(_PER_QUERY) > 64:
+            _PER_QUERY.clear()
         rows = ranks[ranks["dataset"] == dataset]
-        _PER_QUERY.clear() if len(_PER_QUERY) > 64 else None
-        _PER_QUERY[key] = (rows, metrics.per_query_scores(rows))
-    rows, per_query = _PER_QUERY[key]
+        cached = _PER_QUERY[key] = (ranks, rows, metrics.per_query_scores(rows))
+    _, rows, per_query = cached
     if measure == "rank_distance":
         return bias.rank_distances(rows).set_index(KEYS)["rank_distance"].astype(float)
     return stats.query_scores(per_query, measure).droplevel("dataset")
 
 
-_PER_QUERY: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
+_PER_QUERY: dict[tuple, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
 
 
 def _aligned(runs: Sequence[pd.DataFrame], dataset: str, measure: str) -> pd.DataFrame:

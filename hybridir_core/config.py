@@ -161,7 +161,10 @@ class SamplingConfig(_Serialisable):
         return label + ("-pb" if self.cross_pair_per_batch and self.strategy != "mono" else "")
 
 
-CORPUS_SOURCES = ("xnli", "tatoeba", "hf")
+CORPUS_SOURCES = ("xquad", "xnli", "tatoeba", "hf")
+XNLI_PAIRS = ("entailment", "all")
+DEFAULT_VALIDATION_ITEMS = {"xquad": 40}
+"""Items held out when ``validation_items`` is None, by first corpus source (else 200)."""
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -171,7 +174,11 @@ class TrainConfig(_Serialisable):
 
     Attributes:
         model: registry name or local sentence-transformers directory to fine-tune.
-        corpus: ``+``-joined sources among ``xnli``, ``tatoeba``, ``hf`` (e.g. ``xnli+tatoeba``).
+        corpus: ``+``-joined sources among ``xquad``, ``xnli``, ``tatoeba``, ``hf`` (e.g.
+            ``xnli+tatoeba``); ``xquad`` is the study's QA protocol (question -> answer
+            sentence with a hard negative, ``qa_pairs``) and is trained on alone.
+        xnli_pairs: ``entailment`` (default: only labelled entailment pairs are positives) or
+            ``all`` (every row, contradictions included: the runs before this option).
         languages: training languages (el and vi stay unseen by default, as in the paper).
         sampling: batch composition (``SamplingConfig``).
         steps: optimizer steps (``max_steps``).
@@ -181,7 +188,9 @@ class TrainConfig(_Serialisable):
             sentence-transformers; named so it is never read as a model size).
         max_seq_length: token limit during training (restored before saving).
         freeze_embeddings: keep the word-embedding matrix fixed (a CPU step gets much cheaper).
-        validation_items: items (XNLI premise groups) held out for the validation loss; 0 = none.
+        validation_items: items (XNLI premise groups, XQuAD paragraphs) held out for the
+            validation loss; 0 = none; None = the corpus' default (XQuAD 40 paragraphs as
+            whole articles, else 200).
         eval_steps: validation-loss interval; checkpoints are saved every ``save_steps``
             (default ``eval_steps``).
         early_stopping_patience: stop after this many evaluations without improvement
@@ -203,6 +212,7 @@ class TrainConfig(_Serialisable):
 
     model: str = "me5-small-l6"
     corpus: str = "xnli"
+    xnli_pairs: str = "entailment"
     languages: tuple[str, ...] = PAPER_TRAIN_LANGUAGES
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     steps: int = 200
@@ -213,7 +223,7 @@ class TrainConfig(_Serialisable):
     mnrl_scale: float = 20.0
     max_seq_length: int = 128
     freeze_embeddings: bool = True
-    validation_items: int = 200
+    validation_items: int | None = None
     eval_steps: int = 50
     early_stopping_patience: int | None = None
     seed: int = 0
@@ -254,7 +264,11 @@ class TrainConfig(_Serialisable):
             raise ValueError(f"languages must be distinct and non-empty, got {list(self.languages)}")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2 (in-batch negatives)")
-        if self.validation_items < 0 or self.eval_steps < 1 or self.logging_steps < 1:
+        if self.xnli_pairs not in XNLI_PAIRS:
+            raise ValueError(f"xnli_pairs must be one of {XNLI_PAIRS}, got {self.xnli_pairs!r}")
+        if "xquad" in sources and len(sources) > 1:
+            raise ValueError("corpus 'xquad' (QA triplets with hard negatives) is trained on alone")
+        if (self.validation_items or 0) < 0 or self.eval_steps < 1 or self.logging_steps < 1:
             raise ValueError("validation_items must be >= 0, eval_steps and logging_steps >= 1")
         if self.save_steps is not None and self.save_steps < 1:
             raise ValueError("save_steps must be >= 1")
@@ -270,6 +284,13 @@ class TrainConfig(_Serialisable):
                              "warmup_ratio in [0, 1), max_seq_length >= 8")
 
     @property
+    def effective_validation_items(self) -> int:
+        """``validation_items``, or the first corpus source's default where it is None."""
+        if self.validation_items is not None:
+            return self.validation_items
+        return DEFAULT_VALIDATION_ITEMS.get(self.corpus.split("+")[0], 200)
+
+    @property
     def effective_save_steps(self) -> int:
         return self.save_steps or self.eval_steps
 
@@ -283,6 +304,9 @@ class TrainConfig(_Serialisable):
         data = dict(data)
         if "scale" in data and "mnrl_scale" not in data:  # run files before the rename
             data["mnrl_scale"] = data.pop("scale")
+        if "xnli_pairs" not in data:  # run files before entailment-only XNLI trained on every row
+            data["xnli_pairs"] = "all"
+            data.setdefault("validation_items", 200)
         if isinstance(data.get("sampling"), dict):
             data["sampling"] = SamplingConfig.from_dict(data["sampling"])
         return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
@@ -314,6 +338,9 @@ class JobConfig(_Serialisable):
             raise ValueError(f"kind must be one of {JOB_KINDS}, got {self.kind!r}")
         if (self.kind == "train") != (self.train is not None):
             raise ValueError("a train job needs a training configuration, an evaluate job none")
+        if self.train is not None and "xquad" in self.train.corpus.split("+") and "xquad-r" in self.eval.datasets:
+            raise ValueError("a model trained on XQuAD-R cannot be evaluated on it (its numbers would not be "
+                             "zero-shot): evaluate on mlqa-r")
 
     @property
     def model(self) -> str:

@@ -50,6 +50,9 @@ class ParallelCorpus:
         queries: ``(n_pairs, n_languages)`` object array of str, ``None`` where missing.
         passages: same shape as ``queries``.
         source: ``(n_pairs,)`` name of the source of each pair.
+        negatives: ``(n_pairs, n_languages)`` hard negative passage of each pair per language
+            (QA triplets), or None: in-batch negatives only.
+        group: ``(n_pairs,)`` unit of the validation split (XQuAD: the article), or None: the item.
     """
 
     name: str
@@ -58,11 +61,17 @@ class ParallelCorpus:
     queries: np.ndarray
     passages: np.ndarray
     source: np.ndarray
+    negatives: np.ndarray | None = None
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, n_lang = len(self.item), len(self.languages)
         if self.queries.shape != (n, n_lang) or self.passages.shape != (n, n_lang):
             raise ValueError(f"queries/passages must have shape {(n, n_lang)}")
+        if self.negatives is not None and self.negatives.shape != (n, n_lang):
+            raise ValueError(f"negatives must have shape {(n, n_lang)}")
+        if self.group is not None and self.group.shape != (n,):
+            raise ValueError(f"group must have shape {(n,)}")
         if len(set(self.languages)) != n_lang:
             raise ValueError(f"duplicate languages in {self.languages}")
 
@@ -77,15 +86,22 @@ class ParallelCorpus:
         """The (query, passage) of ``pair`` with languages given as column indices."""
         return self.queries[pair, query_lang] or "", self.passages[pair, passage_lang] or ""
 
+    def negative(self, pair: int, passage_lang: int) -> str:
+        """The hard negative of ``pair`` in the passage language ("" without negatives)."""
+        return "" if self.negatives is None else self.negatives[pair, passage_lang] or ""
+
     def eligibility(self) -> np.ndarray:
         """``(n_pairs, L, L)`` bool: can ``pair`` serve as (query lang X, passage lang Y)?
 
-        Both texts must exist; a monolingual (X, X) pair also needs query != passage, which
-        rules out bitext (Tatoeba) pairs whose query and passage are one sentence.
+        Both texts must exist (and the hard negative in Y, where the corpus has them); a
+        monolingual (X, X) pair also needs query != passage, which rules out bitext (Tatoeba)
+        pairs whose query and passage are one sentence.
         """
         present = np.vectorize(bool, otypes=[bool])
         has_q = present(self.queries) if len(self) else np.zeros((0, len(self.languages)), bool)
         has_p = present(self.passages) if len(self) else has_q
+        if self.negatives is not None and len(self):
+            has_p = has_p & present(self.negatives)
         out = has_q[:, :, None] & has_p[:, None, :]
         for lang in range(len(self.languages)):
             same = self.queries[:, lang] == self.passages[:, lang]
@@ -95,7 +111,9 @@ class ParallelCorpus:
     def subset(self, pairs: np.ndarray) -> "ParallelCorpus":
         """The pairs at the given indices (or boolean mask), in that order."""
         return ParallelCorpus(self.name, self.languages, self.item[pairs], self.queries[pairs],
-                              self.passages[pairs], self.source[pairs])
+                              self.passages[pairs], self.source[pairs],
+                              None if self.negatives is None else self.negatives[pairs],
+                              None if self.group is None else self.group[pairs])
 
     def select_languages(self, languages: Sequence[str]) -> "ParallelCorpus":
         """Keep these languages (in this order); pairs left with no text at all are dropped."""
@@ -104,7 +122,8 @@ class ParallelCorpus:
             raise DataError(f"{self.name}: no data for languages {missing} (has {list(self.languages)})")
         cols = [self.languages.index(lang) for lang in languages]
         corpus = ParallelCorpus(self.name, tuple(languages), self.item, self.queries[:, cols],
-                                self.passages[:, cols], self.source)
+                                self.passages[:, cols], self.source,
+                                None if self.negatives is None else self.negatives[:, cols], self.group)
         keep = corpus.eligibility().any(axis=(1, 2))
         return corpus if keep.all() else corpus.subset(keep)
 
@@ -120,7 +139,9 @@ class ParallelCorpus:
         """Hold out ``validation_items`` whole items (all their pairs, every language).
 
         Items are drawn with a fixed seed among those usable in every language of the
-        corpus (for XNLI: all), so the validation slice measures every language pair.
+        corpus (for XNLI: all), so the validation slice measures every language pair. A
+        corpus with groups (XQuAD: articles) holds out whole groups instead, in a seeded
+        order, until at least ``validation_items`` items are held out.
         """
         items = np.unique(self.item)
         if validation_items <= 0:
@@ -128,6 +149,8 @@ class ParallelCorpus:
         if validation_items >= len(items):
             raise ValueError(f"{self.name}: validation_items={validation_items} leaves no training items "
                              f"(the corpus has {len(items)})")
+        if self.group is not None:
+            return self._split_groups(validation_items, seed)
         elig = self.eligibility()
         full = np.zeros(len(items), bool)
         pos = np.searchsorted(items, self.item)
@@ -135,6 +158,17 @@ class ParallelCorpus:
         pool = items[full] if full.sum() >= validation_items else items
         chosen = np.random.default_rng(seed).choice(pool, size=validation_items, replace=False)
         held = np.isin(self.item, chosen)
+        return self.subset(~held), self.subset(held)
+
+    def _split_groups(self, validation_items: int, seed: int) -> tuple["ParallelCorpus", "ParallelCorpus"]:
+        held_groups: list = []
+        for group in np.random.default_rng(seed).permutation(np.unique(self.group)):
+            held_groups.append(group)
+            if len(np.unique(self.item[np.isin(self.group, held_groups)])) >= validation_items:
+                break
+        held = np.isin(self.group, held_groups)
+        if held.all():
+            raise ValueError(f"{self.name}: validation_items={validation_items} leaves no training groups")
         return self.subset(~held), self.subset(held)
 
     @staticmethod
@@ -155,6 +189,9 @@ class ParallelCorpus:
         name = "+".join(c.name for c in corpora)
         if not parts:
             raise ValueError("nothing to concatenate")
+        if any(c.negatives is not None for c in corpora):
+            raise ValueError(f"{name}: a corpus with hard negatives (QA triplets) cannot be joined "
+                             "with others; train on it alone")
         return ParallelCorpus(name, langs, np.concatenate([x[0] for x in parts]).astype(np.int64),
                               np.concatenate([x[1] for x in parts]), np.concatenate([x[2] for x in parts]),
                               np.concatenate([x[3] for x in parts]))
@@ -197,6 +234,7 @@ def load_xnli(
     languages: Sequence[str] = PAPER_TRAIN_LANGUAGES,
     splits: Sequence[str] = ("dev", "test"),
     limit_items: int | None = None,
+    entailment_only: bool = False,
 ) -> ParallelCorpus:
     """XNLI as parallel (hypothesis -> premise) pairs; item = premise group.
 
@@ -205,6 +243,9 @@ def load_xnli(
         languages: XNLI languages to load.
         splits: ``dev`` (2490 rows) and/or ``test`` (5010 rows).
         limit_items: keep the first N premise groups (quick runs, tests).
+        entailment_only: keep only rows labelled ``entailment`` (as retrieval pairs: a
+            contradiction is never a positive); a split without labels (the XTREME dump's
+            test) is then left out with a warning. English's labels hold for every language.
 
     Raises:
         DataError: a missing file, a malformed row, or languages whose row counts differ.
@@ -224,6 +265,14 @@ def load_xnli(
         for lang, rows in by_lang.items():
             if len(rows) != len(pivot):
                 raise DataError(f"{root / f'{split}-{lang}.tsv'}: {len(rows)} rows, English has {len(pivot)}")
+        if entailment_only:
+            keep = [i for i, row in enumerate(pivot) if len(row) > 2 and row[2] == "entailment"]
+            if not keep:
+                logger.warning("XNLI %s has no entailment labels here; left out of entailment-only training",
+                               split)
+                continue
+            pivot = [pivot[i] for i in keep]
+            by_lang = {lang: [rows[i] for i in keep] for lang, rows in by_lang.items()}
         group_of: dict[str, int] = {}
         base = (max(items) + 1) if items else 0
         for row in pivot:

@@ -52,7 +52,7 @@ class LareqaData:
         questions: the queries, one row per (question id, language): ``question_id, lang,
             text, answer_candidate`` (row index into ``candidates`` of the sentence holding
             the answer). In quick mode, a subset.
-        candidates: one row per sentence: ``lang, text, context, paragraph``; sorted by
+        candidates: one row per sentence: ``lang, text, context, paragraph, article``; sorted by
             language so that each language is a contiguous block.
         answers: every (question id, language) of the loaded languages, whether kept as a
             query or not: ``question_id, lang, answer_candidate``; relevance comes from here.
@@ -160,8 +160,8 @@ def download_lareqa(target: Path) -> Path:
     return target
 
 
-def _read_language_file(path: Path) -> list[dict]:
-    """The paragraphs of a SQuAD-style file; a DataError names the file and what is wrong."""
+def _read_language_file(path: Path) -> list[tuple[int, dict]]:
+    """The (article index, paragraph) of a SQuAD-style file; a DataError names the file and what is wrong."""
     if not path.is_file():
         raise DataError(f"{path}: missing language file")
     try:
@@ -174,7 +174,7 @@ def _read_language_file(path: Path) -> list[dict]:
     articles = _field(path, payload, "data", list, "the file")
     paragraphs = []
     for a_index, article in enumerate(articles):
-        paragraphs.extend(_field(path, article, "paragraphs", list, f"article {a_index}"))
+        paragraphs.extend((a_index, p) for p in _field(path, article, "paragraphs", list, f"article {a_index}"))
     return paragraphs
 
 
@@ -232,14 +232,14 @@ def _sentence_of(breaks: list[tuple[int, int]], start: int) -> int | None:
 def _parse_language(path: Path, lang: str) -> tuple[list[dict], list[dict]]:
     """Rows of candidates and questions (answer as a local candidate offset)."""
     candidates, questions = [], []
-    for p_index, paragraph in enumerate(_read_language_file(path)):
+    for p_index, (a_index, paragraph) in enumerate(_read_language_file(path)):
         where = f"paragraph {p_index}"
         breaks = _sentence_breaks(path, paragraph, where)
         context, qas = paragraph["context"], _field(path, paragraph, "qas", list, where)
         first = len(candidates)
         for begin, end in breaks:
             candidates.append({"lang": lang, "text": context[begin:end], "context": context,
-                               "paragraph": p_index})
+                               "paragraph": p_index, "article": a_index})
         for q_index, qa in enumerate(qas):
             qid, text, start = _question(path, qa, f"{where}, question {q_index}")
             sentence = _sentence_of(breaks, start)
@@ -303,7 +303,7 @@ def load_lareqa(
     if limit_per_lang is not None:
         questions = whole_ids(questions, limit_per_lang)
     questions = questions.sort_values(["lang", "question_id"]).reset_index(drop=True)
-    candidates = pd.DataFrame(cand_rows, columns=["lang", "text", "context", "paragraph"])
+    candidates = pd.DataFrame(cand_rows, columns=["lang", "text", "context", "paragraph", "article"])
     return LareqaData(name, langs, questions, candidates, answers)
 
 

@@ -113,8 +113,12 @@ class LoadedModel:
     def record(self) -> dict[str, Any]:
         """The model as a run's ``config.json`` records it."""
         spec = self.spec
-        return {"name": spec.name, "local_dir": str(self.local_dir), "source": spec.source,
-                "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale}
+        out = {"name": spec.name, "local_dir": str(self.local_dir), "source": spec.source,
+               "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale}
+        if spec.source == "hub":  # the snapshot folder of the Hugging Face cache is the commit
+            snapshot = self.local_dir.parent.name == "snapshots"
+            out.update(hub_id=spec.hub_id, revision=self.local_dir.name if snapshot else None)
+        return out
 
 
 _Q, _P = E5_PROMPTS["query"], E5_PROMPTS["passage"]

@@ -68,7 +68,8 @@ class PairLayout:
 
 
 def pair_dataset(corpus: ParallelCorpus):
-    """The virtual product ``datasets.Dataset`` of ``corpus`` (columns seen: query, passage)."""
+    """The virtual product ``datasets.Dataset`` of ``corpus`` (columns seen: query, passage,
+    and negative where the corpus has hard negatives: MNRL then takes the triplet)."""
     from datasets import Dataset
 
     layout = PairLayout(len(corpus), corpus.languages)
@@ -77,7 +78,10 @@ def pair_dataset(corpus: ParallelCorpus):
     def to_text(batch: dict) -> dict:
         pair, x, y = layout.decode(np.asarray(batch["row"], dtype=np.int64))
         texts = [corpus.text(int(k), int(q), int(p)) for k, q, p in zip(pair, x, y)]
-        return {"query": [t[0] for t in texts], "passage": [t[1] for t in texts]}
+        out = {"query": [t[0] for t in texts], "passage": [t[1] for t in texts]}
+        if corpus.negatives is not None:
+            out["negative"] = [corpus.negative(int(k), int(p)) for k, p in zip(pair, y)]
+        return out
 
     dataset.set_transform(to_text)
     return dataset

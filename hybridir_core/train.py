@@ -30,6 +30,7 @@ import numpy as np
 from . import runs
 from .config import SamplingConfig, TrainConfig
 from .corpora import ParallelCorpus, load_hf_parallel, load_tatoeba, load_xnli
+from .qa_pairs import load_xquad_qa
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,11 @@ def build_corpus(config: TrainConfig) -> ParallelCorpus:
     """The training corpus of ``config`` (sources joined over the training languages)."""
     parts = []
     for source in config.corpus.split("+"):
-        if source == "xnli":
-            parts.append(load_xnli(config.data_dir, config.languages, limit_items=config.limit_items))
+        if source == "xquad":
+            parts.append(load_xquad_qa(config.data_dir, config.languages, limit_items=config.limit_items))
+        elif source == "xnli":
+            parts.append(load_xnli(config.data_dir, config.languages, limit_items=config.limit_items,
+                                   entailment_only=config.xnli_pairs == "entailment"))
         elif source == "tatoeba":
             parts.append(load_tatoeba(config.data_dir, config.languages, limit_items=config.limit_items))
         else:
@@ -123,10 +127,10 @@ def prepare_data(config: TrainConfig, corpus: ParallelCorpus | None = None) -> T
     from .sampling import SamplerFactory, pair_dataset, world_size_from_env
 
     corpus = corpus if corpus is not None else build_corpus(config)
-    train_corpus, val_corpus = split_corpus(corpus, config.validation_items)
+    train_corpus, val_corpus = split_corpus(corpus, config.effective_validation_items)
     world = world_size_from_env()
     if val_corpus is not None and len(set(val_corpus.item.tolist())) < config.batch_size * world:
-        raise ValueError(f"validation_items={config.validation_items} is below batch_size x processes "
+        raise ValueError(f"validation_items={config.effective_validation_items} is below batch_size x processes "
                          f"({config.batch_size * world}): raise it, or set it to 0")
     train_ds = pair_dataset(train_corpus)
     val_ds = pair_dataset(val_corpus) if val_corpus is not None else None
@@ -235,8 +239,8 @@ def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData,
 
     from .callbacks import SamplerEpochCallback
 
-    prompts = {col: p for col, p in (("query", base.spec.query_prompt),
-                                     ("passage", base.spec.passage_prompt)) if p}
+    prompts = {col: p for col, p in (("query", base.spec.query_prompt), ("passage", base.spec.passage_prompt),
+                                     ("negative", base.spec.passage_prompt)) if p}
     callbacks = [*callbacks, SamplerEpochCallback(data.samplers)]
     if config.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))

@@ -48,18 +48,22 @@ def job_list(runs_root) -> None:
             ui.slurm_card(run)
 
 
+CORPORA = {"xquad": "XQuAD-R QA triplets", "xnli": "XNLI entailment pairs"}
+
+
 def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -> JobConfig:
     """The job the form describes; a ValueError names the first invalid field.
 
-    ``train`` holds ``sampling``, ``alpha``, ``mix``, ``steps``, ``batch_size``, ``seed``
-    (None for a zero-shot evaluation). Mono is α = 1 and cross α = 0 whatever the slider says.
+    ``train`` holds ``corpus``, ``sampling``, ``alpha``, ``mix``, ``steps``, ``batch_size``,
+    ``seed`` (None for a zero-shot evaluation). Mono is α = 1 and cross α = 0 whatever the
+    slider says.
     """
     evaluation = EvalConfig(model=model, datasets=DATASETS if dataset == "all" else (dataset,),
                             limit_per_lang=limit)
     if train is None:
         return JobConfig("evaluate", evaluation)
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
-    config = TrainConfig(model=model, sampling=sampling, steps=train["steps"],
+    config = TrainConfig(model=model, corpus=train["corpus"], sampling=sampling, steps=train["steps"],
                          batch_size=train["batch_size"], seed=train["seed"])
     return JobConfig("train", evaluation, config)
 
@@ -78,7 +82,13 @@ def main() -> None:
                   f"`python -m hybridir_core models --build {model}`")
     mode = right.radio("What to run", ["Train, then evaluate", "Zero-shot evaluation only"], horizontal=True)
     train = mode.startswith("Train")
-    dataset = left.selectbox("Evaluate on", ["xquad-r", "mlqa-r", "all"])
+    corpus = "xnli"
+    if train:
+        corpus = left.radio("Training data", list(CORPORA), format_func=CORPORA.get, horizontal=True,
+                            help="XQuAD-R QA triplets are the study's protocol; they are evaluated on "
+                                 "MLQA-R only (evaluating on the training data is refused)")
+    choices = ["mlqa-r"] if corpus == "xquad" else ["xquad-r", "mlqa-r", "all"]
+    dataset = left.selectbox("Evaluate on", choices)
     quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=True)
     limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
     limit = int(limit) if quick else None
@@ -89,7 +99,7 @@ def main() -> None:
                             disabled=sampling != "hybrid")
         mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
                          help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
-        form = {"sampling": sampling, "alpha": alpha, "mix": mix,
+        form = {"corpus": corpus, "sampling": sampling, "alpha": alpha, "mix": mix,
                 "steps": int(right.number_input("Steps", 1, 100_000, 200, step=50)),
                 "batch_size": int(right.number_input("Batch size", 2, 1024, 32, step=8)),
                 "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0))}

@@ -266,7 +266,13 @@ def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
     at.button[0].click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "mono-run"))
     assert queued.train.sampling == SamplingConfig("mono") and queued.train.sampling.alpha == 1.0
-    assert queued.eval.limit_per_lang == 50 and queued.eval.datasets == ("xquad-r",)
+    assert queued.eval.limit_per_lang == 50 and queued.eval.datasets == ("mlqa-r",)
+    assert queued.train.corpus == "xquad"  # the study's protocol: QA triplets, evaluated on MLQA-R only
+    corpus = next(r for r in at.radio if r.label == "Training data")
+    assert next(s for s in at.selectbox if s.label == "Evaluate on").options == ["mlqa-r"]
+    corpus.set_value("xnli").run()
+    assert "--corpus" not in at.code[0].value  # XNLI is the default corpus on the command line
+    assert next(s for s in at.selectbox if s.label == "Evaluate on").options == ["xquad-r", "mlqa-r", "all"]
     mode = next(r for r in at.radio if r.label == "What to run")
     mode.set_value("Zero-shot evaluation only").run()
     assert at.code[0].value.startswith("python -m hybridir_core evaluate --model")

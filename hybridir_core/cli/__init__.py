@@ -110,7 +110,8 @@ def _add_reading_commands(sub) -> None:
     md.set_defaults(func=commands.cmd_models, writes_run=False)
 
     da = sub.add_parser("data", help="datasets: `data fetch` downloads every corpus (sha256-checked)")
-    fetch = da.add_subparsers(dest="data_command", required=True).add_parser(
+    data_sub = da.add_subparsers(dest="data_command", required=True)
+    fetch = data_sub.add_parser(
         "fetch", help="download XQuAD-R, MLQA-R, XNLI 1.0 and Tatoeba at pinned URLs, checked against "
                       "data/manifest.json")
     fetch.add_argument("--dest", type=Path, default=None,
@@ -119,6 +120,11 @@ def _add_reading_commands(sub) -> None:
     fetch.add_argument("--trust-on-first-use", action="store_true",
                        help="accept files with no pinned sha256 (XNLI-1.0.zip) and record their digest")
     fetch.set_defaults(func=commands.cmd_data_fetch, writes_run=False)
+    ov = data_sub.add_parser("overlap", help="text shared by XQuAD-R (the QA training corpus) and MLQA-R "
+                                             "(the evaluation): exact sentences, 8-word sequences, questions")
+    ov.add_argument("--data-dir", default=None)
+    ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
+    ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
     se.add_argument("query")

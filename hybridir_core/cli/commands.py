@@ -4,6 +4,7 @@ configuration objects and calls orchestration (``pipeline``, ``report``, ``expor
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -81,6 +82,22 @@ def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None
     done = fetch_all(args.dest, args.datasets, args.trust_on_first_use)
     for path, what in done.items():
         print(f"{what:<10} {path}")
+
+
+def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``data overlap``: what XQuAD-R shares with MLQA-R, and the training pairs left out for it."""
+    from ..qa_pairs import overlap_report
+
+    report = overlap_report(args.data_dir)
+    print(f"XQuAD-R vs MLQA-R, {report['match']}")
+    for kind in ("sentences", "questions"):
+        c = report[kind]
+        print(f"  {kind:<10} {c['total']:>6}  exact {c['exact']:>3}  shared n-gram {c['ngram']:>3}")
+    print(f"  training questions ({' '.join(report['training_languages'])}): {report['questions_kept']} kept, "
+          f"{report['questions_left_out']} left out (a text of theirs matches MLQA-R in some language)")
+    if args.out is not None:
+        text = json.dumps(report, indent=2) + "\n"
+        runs.atomic_write(args.out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:

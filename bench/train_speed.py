@@ -129,6 +129,9 @@ def markdown(result: dict) -> str:
         for name, r in result["validation"].items():
             lines.append(f"| {name} | {r.get('final_validation_loss')} | {r.get('loss_change', '–')} | "
                          f"{r.get('adopt', '–')} |")
+    elif result.get("candidates"):
+        lines += ["", f"{', '.join(result['candidates'])} reached {ADOPT_RATIO}x but were not validated "
+                      "(--validate-steps 0): nothing is adopted without the validation-loss check."]
     else:
         lines += ["", f"No variant reached {ADOPT_RATIO}x: nothing to validate, the baseline stays."]
     return "\n".join(lines) + "\n"
@@ -139,7 +142,7 @@ def main() -> None:
     parser.add_argument("--model", default="me5-small-d2")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--validate-steps", type=int, default=300)
+    parser.add_argument("--validate-steps", type=int, default=300, help="0: measure throughput only")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     from hybridir_core.encoders import cpu_flags
@@ -150,7 +153,9 @@ def main() -> None:
               "versions": versions(), "steps": args.steps, "validate_steps": args.validate_steps,
               "throughput": measure(args.model, args.variants, args.steps, workdir)}
     fast = [v for v, r in result["throughput"].items() if v != "baseline" and r.get("ratio", 0) >= ADOPT_RATIO]
-    result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if fast else {}
+    checked = fast and args.validate_steps
+    result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if checked else {}
+    result["candidates"] = fast
     stem = f"train-speed-{result['date']}-{args.model}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

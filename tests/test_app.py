@@ -312,22 +312,19 @@ def test_failed_job_shows_its_error(tmp_path, monkeypatch):
     assert any("interrupted" in e.value for e in at.error)
 
 
-def test_twenty_runs_open_fast(roots, tmp_path, monkeypatch):
+def test_twenty_runs_open_on_every_page(roots, tmp_path, monkeypatch):
+    """Every page renders with twenty runs (their latency is measured in bench/pages.py)."""
     runs_root = tmp_path / "many"
     for i in range(20):
         shutil.copytree(roots[0] / ALL_LOCAL[i % len(ALL_LOCAL)], runs_root / f"run-{i:02d}")
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120)
-    at.run()  # warm the imports and the caches
-    timings = {}
+    at.run()
     for page in PAGES:
-        at.switch_page(page).run()  # first visit of the page
-        start = time.perf_counter()
-        at.run()  # what a user waits for on every later visit or widget change
-        timings[page] = time.perf_counter() - start
-        assert not at.exception
-    assert max(timings.values()) < 1.0, timings
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.title and at.title[0].value == PAGES[page]
 
 
 def test_core_never_imports_streamlit():

@@ -1,0 +1,61 @@
+"""Screenshots of dashboard pages in Debian's headless chromium, for docs/screenshots/.
+
+Usage: .venv/bin/python scripts/screenshots.py answer [matrices ...]
+Starts ``streamlit run app.py`` on a free localhost port over the shipped reference runs (and
+``runs/``), opens each page, waits for its first Plotly chart and writes
+``docs/screenshots/<page>.png`` (full page, 1400 px wide).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(pages: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.headless", "true", "--server.address", "localhost",
+                               "--browser.gatherUsageStats", "false"], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name in pages:
+                page.goto(f"{url}/{name}")
+                page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+                time.sleep(2)  # let the charts finish drawing
+                out = REPO / "docs" / "screenshots" / f"{name}.png"
+                page.screenshot(path=str(out), full_page=True)
+                print(out)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["answer"])

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 OnBatch = Callable[[int, int], None]
 BACKENDS = EVAL_BACKENDS
 AUTO_ORDER = ("bf16", "onnx", "bucketed")
+CUDA_ORDER = ("fp16", "bucketed")
+"""What ``auto`` tries for a model on a CUDA GPU (ONNX and CPU bf16 are CPU paths)."""
 GATE_MIN_COSINE = 0.999
 PROBE_TEXTS = 64
 ENCODE_SLICE = 1024
@@ -136,11 +138,13 @@ class BucketedEncoder(Encoder):
     def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch
 
-        features = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
-        with torch.inference_mode(), torch.autocast("cpu", dtype=self.dtype or torch.float32,
+        device = model_device(self.model)
+        features = {"input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device)}
+        with torch.inference_mode(), torch.autocast(device.type, dtype=self.dtype or torch.float32,
                                                     enabled=self.dtype is not None):
             emb = self.model(features)["sentence_embedding"]
-        return emb.float().numpy()
+        return emb.float().cpu().numpy()
 
     def encode(self, texts, prompt, on_batch=None):
         ids = tokenize(self.model, texts, prompt)
@@ -164,6 +168,24 @@ class Bf16Encoder(BucketedEncoder):
         if not has_native_bf16():
             raise BackendUnavailable("this CPU has no native bf16 (avx512_bf16 / amx_bf16)")
         self.dtype = torch.bfloat16
+
+
+class Fp16Encoder(BucketedEncoder):
+    """``bucketed`` under fp16 autocast, for a model on a CUDA GPU (CPUs have no fast fp16)."""
+
+    def __post_init__(self) -> None:
+        import torch
+
+        if model_device(self.model).type != "cuda":
+            raise BackendUnavailable("fp16 encoding needs the model on a CUDA GPU")
+        self.dtype = torch.float16
+
+
+def model_device(model):
+    """The torch device the model's weights sit on (CPU for models without parameters)."""
+    import torch
+
+    return getattr(model, "device", None) or torch.device("cpu")
 
 
 class OnnxEncoder(BucketedEncoder):
@@ -298,7 +320,7 @@ class Int8Encoder(BucketedEncoder):
 
 
 _CLASSES = {"torch": TorchEncoder, "bucketed": BucketedEncoder, "bf16": Bf16Encoder,
-            "onnx": OnnxEncoder, "int8": Int8Encoder}
+            "fp16": Fp16Encoder, "onnx": OnnxEncoder, "int8": Int8Encoder}
 
 
 def build(backend: str, model, batch_size: int, model_dir: Path | None = None) -> Encoder:
@@ -338,6 +360,8 @@ def choose(model, batch_size: int, probe_texts: list[str], prompt: str | None,
     choice, the probe size, the smallest cosine and why other candidates were passed over.
     """
     reference = build("torch", model, batch_size)
+    if model_device(model).type == "cuda" and order == AUTO_ORDER:
+        order = CUDA_ORDER
     skipped = {}
     for name in order:
         try:

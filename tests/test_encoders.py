@@ -136,3 +136,10 @@ def test_backend_option_default_is_auto():
     assert cli.eval_config_from_args(args, "m").backend == "torch"
     with pytest.raises(ValueError, match="backend"):
         EvalConfig(backend="tpu")
+
+
+def test_fp16_needs_a_model_on_a_cuda_gpu(minilm, mlqa_slice):
+    with pytest.raises(encoders.BackendUnavailable, match="CUDA GPU"):
+        encoders.build("fp16", minilm, 32)
+    chosen = encoders.choose(minilm, 32, encoders.probe(mlqa_slice), "query: ", order=("fp16", "bucketed"))
+    assert chosen.name == "bucketed" and "CUDA" in chosen.info["skipped"]["fp16"]

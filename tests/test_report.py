@@ -190,6 +190,17 @@ def test_protocol_fields_separate_training_setups():
     assert len({ids["base"], ids["lr"], ids["subset"]}) == 3
     assert vocabulary.evaluation_label(vocabulary.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
     assert vocabulary.evaluation_label(EvalConfig().to_dict()) == "full"
+    # what auto chose counts where it is not held to fp32 (fp16 on a GPU); the onnx/bf16 choices pool
+    chose = {name: run() for name in ("onnx", "fp16", "xquad")}
+    chose["onnx"].config["encoders"] = {"xquad-r": {"backend": "onnx"}}
+    chose["fp16"].config["encoders"] = {"xquad-r": {"backend": "fp16"}}
+    chose["xquad"].config["train"] = TrainConfig(corpus="xquad").to_dict()
+    got = {name: vocabulary.protocol_of(r) for name, r in chose.items()}
+    assert vocabulary.protocol_id(got["onnx"]) == ids["base"] and got["fp16"]["eval"]["backend"] == "fp16"
+    assert vocabulary.describe_protocol(chose["xquad"])["trained_on"] == "xquad · 200 steps"
+    old = run()
+    del old.config["train"]["xnli_pairs"]  # a run file from before entailment-only XNLI
+    assert vocabulary.describe_protocol(old)["trained_on"] == "xnli (all pairs) · 200 steps"
 
 
 def test_alpha_sweeps_split_by_protocol():

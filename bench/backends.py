@@ -11,7 +11,6 @@ writes ``bench/results/backends-<date>-<cpu>.{json,md}`` with the CPU model and 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from datetime import date
@@ -23,6 +22,8 @@ from hybridir_core import encoders, evaluate, ranking
 from hybridir_core.data import load_lareqa
 from hybridir_core.models import load_model
 from hybridir_core.paths import REPO_ROOT
+
+from .common import write_result
 
 MAP_KEEP = 0.002
 KEYS = ("mono_map", "cross_map", "multi_map", "mono_map_micro", "cross_map_micro", "multi_map_micro")
@@ -125,11 +126,7 @@ def main() -> None:
               "bf16_flags": sorted({"avx512_bf16", "amx_bf16"} & encoders.cpu_flags()),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
-    stem = f"backends-{result['date']}-{args.model}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
-    print(markdown(result))
+    write_result(args.out, f"backends-{result['date']}-{args.model}", result, markdown(result))
 
 
 if __name__ == "__main__":

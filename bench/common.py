@@ -461,3 +461,11 @@ def ratio(part: str, name: str, num: float | None, den: float | None, op: str, b
     passed = None if value is None else (value >= bound if op == ">=" else value <= bound)
     return Ratio(part, name, None if value is None else round(value, 4), f"{op} {bound:g}",
                  passed, hybridir, baseline, note)
+
+
+def write_result(out_dir: Path, stem: str, result: dict, markdown: str) -> None:
+    """``<stem>.json`` and ``<stem>.md`` under ``out_dir``; the Markdown is printed too."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(markdown)

@@ -21,14 +21,13 @@ Writes ``bench/results/train-speed-<date>-<model>.{json,md}`` with the CPU model
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from datetime import date
 from pathlib import Path
 
 from hybridir_core.paths import REPO_ROOT
 
-from .common import machine_info, run_task, versions
+from .common import machine_info, run_task, versions, write_result
 
 VARIANTS = {
     "baseline": {},
@@ -156,11 +155,7 @@ def main() -> None:
     checked = fast and args.validate_steps
     result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if checked else {}
     result["candidates"] = fast
-    stem = f"train-speed-{result['date']}-{args.model}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
-    print(markdown(result))
+    write_result(args.out, f"train-speed-{result['date']}-{args.model}", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from hybridir_core import bias, metrics, report, runs, vocabulary
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 LADDER = REFERENCE.parent / "ladder"
-RUN_DIRS = sorted(p for root in (REFERENCE, LADDER) if root.is_dir() for p in root.iterdir() if p.is_dir())
+EARLIER = REFERENCE.parent / "earlier-xnli-protocol"
+README = REFERENCE.parent.parent / "README.md"
+RUN_DIRS = sorted(p for root in (REFERENCE, LADDER, EARLIER) if root.is_dir() for p in root.iterdir() if p.is_dir())
 
 
 def test_reference_runs_are_shipped():
@@ -30,25 +32,19 @@ def test_metrics_recompute_from_ranks(run_dir):
         assert shipped["map"].to_numpy() == pytest.approx(matrix["map"].to_numpy(), abs=1e-9)
 
 
-def test_findings_tables_follow_from_the_shipped_runs():
-    """README and results/reference/FINDINGS.md show exactly what `report` computes from the runs."""
-    summary = vocabulary.summary_frame(runs.list_runs(REFERENCE).runs)
+@pytest.mark.parametrize("root", [REFERENCE, EARLIER], ids=lambda p: p.name)
+def test_findings_follow_from_the_shipped_runs(root):
+    """Each folder's FINDINGS.md (and README, for the study's own runs) shows exactly what
+    `report` computes from the runs: the tables and every verdict sentence."""
+    found = runs.list_runs(root).runs
+    summary = vocabulary.summary_frame(found)
     recipes = report.seed_table_markdown(report.seed_table(summary))
     alphas = report.alpha_markdown(report.alpha_table(summary))
-    findings = (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")
-    readme = (REFERENCE.parent.parent / "README.md").read_text(encoding="utf-8")
-    assert recipes in findings and alphas in findings
-    assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"
-    assert alphas in readme
-
-
-def test_verdict_follows_from_the_shipped_runs():
-    """README's verdict bullets are exactly what `report` generates from the shipped runs."""
-    found = runs.list_runs(REFERENCE).runs
-    table = report.verdict_table(found, ("mlqa-r", "xquad-r"))
-    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(table))
-    readme = (REFERENCE.parent.parent / "README.md").read_text(encoding="utf-8")
-    start, end = "<!-- verdict:start -->", "<!-- verdict:end -->"
-    block = readme[readme.index(start) + len(start):readme.index(end)]
-    assert block.strip() == bullets
-    assert bullets in (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")
+    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(report.verdict_table(found, ("mlqa-r", "xquad-r"))))
+    findings = (root / "FINDINGS.md").read_text(encoding="utf-8")
+    assert recipes in findings and alphas in findings and bullets in findings
+    if root == REFERENCE:
+        readme = README.read_text(encoding="utf-8")
+        assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"
+        start, end = "<!-- verdict:start -->", "<!-- verdict:end -->"
+        assert readme[readme.index(start) + len(start):readme.index(end)].strip() == bullets

@@ -1,0 +1,45 @@
+"""Regenerate every generated part of the findings from the shipped runs.
+
+Usage: .venv/bin/python scripts/findings.py
+Writes ``results/reference/FINDINGS.md`` and ``results/earlier-xnli-protocol/FINDINGS.md``
+(``report.findings_markdown``) and, in README.md, the verdict bullets and the recipe and α tables
+of the study's runs between their ``<!-- name:start -->`` / ``<!-- name:end -->`` markers.
+``tests/test_reference_runs.py`` fails when any of them drifts from the runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridir_core import report, runs, vocabulary
+
+REPO = Path(__file__).resolve().parent.parent
+STUDY = REPO / "results" / "reference"
+EARLIER = REPO / "results" / "earlier-xnli-protocol"
+
+
+def between(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def main() -> None:
+    for root in (STUDY, EARLIER):
+        found = runs.list_runs(root).runs
+        (root / "FINDINGS.md").write_text(report.findings_markdown(found) + "\n", encoding="utf-8")
+        print(f"wrote {root / 'FINDINGS.md'}")
+    found = runs.list_runs(STUDY).runs
+    summary = vocabulary.summary_frame(found)
+    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(report.verdict_table(found, ("mlqa-r", "xquad-r"))))
+    tables = (report.seed_table_markdown(report.seed_table(summary)) + "\n\n**α sweep** (runs that differ only in "
+              "α; α = 0 is the cross recipe and α = 1 the mono one):\n\n"
+              + report.alpha_markdown(report.alpha_table(summary)))
+    readme = REPO / "README.md"
+    text = between(readme.read_text(encoding="utf-8"), "verdict", bullets)
+    readme.write_text(between(text, "tables", tables), encoding="utf-8")
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()

@@ -342,6 +342,8 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
         ranks_a, ranks_b = [r.ranks for r in group_a], [r.ranks for r in group_b]
         info = summary[summary["model"] == hybrid.model].iloc[0]
         for dataset in datasets:
+            if not all(_has_dataset(group, dataset) for group in (group_a, group_b)):
+                continue  # e.g. QA-protocol runs, evaluated on MLQA-R only
             for measure in VERDICT_MEASURES:
                 d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
                 rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
@@ -357,6 +359,11 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     frame["p_floor"] = frame["p_floor"].astype(float)
     frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
     return frame
+
+
+def _has_dataset(group: Sequence[runs.Run], dataset: str) -> bool:
+    """Whether every run of ``group`` was evaluated on ``dataset``."""
+    return all((r.ranks["dataset"] == dataset).any() for r in group)
 
 
 def _interval(row: pd.Series) -> str:

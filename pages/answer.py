@@ -19,6 +19,7 @@ def pair_of(found, model: str, sampling: str, alpha: float | None):
 
 
 def drill_down(found, table, dataset: str, model: str, against: str) -> None:
+    model = model.split(" [", 1)[0]  # the table names a model with its protocol where that is ambiguous
     hybrid, other = pair_of(found, model, "hybrid", 0.5), pair_of(found, model, against, None)
     if not hybrid or not other:
         st.info(f"No run pair for {model} (hybrid vs {against}) on this machine.")
@@ -39,11 +40,12 @@ def main() -> None:
     margin = st.sidebar.number_input("Non-inferiority margin (Mono mAP)", 0.001, 0.1,
                                      inference.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
     datasets = tuple(d for d in ("mlqa-r", "xquad-r") if d in ui.datasets_of(found))
-    dataset = st.sidebar.selectbox("Dataset", datasets, key="answer_dataset")
     table = ui.verdict(datasets, float(margin))
     if table.empty:
         st.info("No model has both hybrid(α = 0.5) and mono runs yet: train them on the Train page.")
         return
+    compared = [d for d in datasets if d in set(table["dataset"])]  # QA-protocol runs: MLQA-R only
+    dataset = st.sidebar.selectbox("Dataset", compared, key="answer_dataset")
     st.subheader("Verdict per scale (generated from the intervals)")
     for sentence in report.verdict_sentences(table[table["dataset"] == dataset], float(margin)):
         st.markdown(f"- {sentence}")

@@ -312,6 +312,15 @@ def test_failed_job_shows_its_error(tmp_path, monkeypatch):
     assert any("interrupted" in e.value for e in at.error)
 
 
+def test_answer_page_gives_the_verdict_and_a_run_pair(roots):
+    at = open_page("pages/answer.py")
+    assert [s.value for s in at.sidebar.selectbox if s.label == "Dataset"] == ["xquad-r"]
+    sentences = [m.value for m in at.markdown if "hybrid α=0.5 − mono" in m.value]
+    assert sentences and "Mono verdict: inconclusive" in sentences[0]  # one seed per recipe
+    assert not any("No run pair" in i.value for i in at.info)  # the drill-down found the pair
+    assert len(at.get("plotly_chart")) == 2  # the forest plot and the pair's difference heatmap
+
+
 def test_twenty_runs_open_on_every_page(roots, tmp_path, monkeypatch):
     """Every page renders with twenty runs (their latency is measured in bench/pages.py)."""
     runs_root = tmp_path / "many"

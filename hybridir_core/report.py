@@ -330,7 +330,8 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     Intervals resample seeds, then question ids (``inference.recipe_difference``); Holm runs
     over every row of the table (the stated family). ``verdict`` is the non-inferiority call on
     Mono mAP against mono with ``margin``; ``direction`` says better / worse / no clear
-    difference for every row.
+    difference for every row. ``run_a`` / ``run_b`` name the lowest-seed run of each recipe
+    (the pair a drill-down shows).
     """
     summary = summary_frame(list(found))
     rows = []
@@ -347,6 +348,7 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
             for measure in VERDICT_MEASURES:
                 d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
                 rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
+                             "run_a": _first_seed(group_a).run_id, "run_b": _first_seed(group_b).run_id,
                              "layers": info["layers"], "params": info["params"],
                              "recipe": training_label(hybrid.sampling, hybrid.alpha),
                              "against": training_label(other.sampling, other.alpha),
@@ -359,6 +361,11 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     frame["p_floor"] = frame["p_floor"].astype(float)
     frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
     return frame
+
+
+def _first_seed(group: Sequence[runs.Run]) -> runs.Run:
+    """The run of the lowest seed in ``group`` (the pair a page shows for a verdict row)."""
+    return min(group, key=lambda r: (r.config.get("train") or {}).get("seed") or 0)
 
 
 def _has_dataset(group: Sequence[runs.Run], dataset: str) -> bool:

@@ -10,21 +10,15 @@ QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval
             "that change with model scale?")
 
 
-def pair_of(found, model: str, sampling: str, alpha: float | None):
-    """The runs of one recipe of ``model``, seed order."""
-    return sorted((r for r in found if (r.config.get("model") or {}).get("name") == model
-                   and ((r.config.get("train") or {}).get("sampling") or {}).get("strategy") == sampling
-                   and (alpha is None or ((r.config.get("train") or {}).get("sampling") or {}).get("alpha") == alpha)),
-                  key=lambda r: (r.config.get("train") or {}).get("seed") or 0)
-
-
 def drill_down(found, table, dataset: str, model: str, against: str) -> None:
-    model = model.split(" [", 1)[0]  # the table names a model with its protocol where that is ambiguous
-    hybrid, other = pair_of(found, model, "hybrid", 0.5), pair_of(found, model, against, None)
-    if not hybrid or not other:
+    """The difference heatmap of the run pair behind one verdict row (its lowest seeds)."""
+    rows = table[(table["dataset"] == dataset) & (table["model"] == model) & (table["against"] == against)]
+    by_id = {r.run_id: r for r in found}
+    pair = [] if rows.empty else [by_id.get(rows.iloc[0][k]) for k in ("run_a", "run_b")]
+    if not pair or None in pair:
         st.info(f"No run pair for {model} (hybrid vs {against}) on this machine.")
         return
-    a, b = hybrid[0], other[0]
+    a, b = pair
     st.plotly_chart(figures.difference_heatmap(a.matrix, b.matrix, dataset, "map", ui.label(a), ui.label(b)),
                     key="answer_pair")
     st.caption(f"Seed {(a.config.get('train') or {}).get('seed')} of each recipe; the Language matrices "

@@ -48,3 +48,17 @@ def test_findings_follow_from_the_shipped_runs(root):
         assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"
         start, end = "<!-- verdict:start -->", "<!-- verdict:end -->"
         assert readme[readme.index(start) + len(start):readme.index(end)].strip() == bullets
+
+
+def test_verdict_rows_name_their_lowest_seed_run_pair():
+    """The Answer page's drill-down shows the runs a verdict row was computed from."""
+    found = runs.list_runs(REFERENCE).runs
+    by_id = {r.run_id: r for r in found}
+    table = report.verdict_table(found, ("mlqa-r",), n_resamples=20)
+    assert not table.empty
+    for row in table.itertuples():
+        a, b = by_id[row.run_a].config, by_id[row.run_b].config
+        assert a["model"]["name"] == b["model"]["name"]
+        assert vocabulary.protocol_of(by_id[row.run_a]) == vocabulary.protocol_of(by_id[row.run_b])
+        assert (a["train"]["sampling"]["strategy"], b["train"]["sampling"]["strategy"]) == ("hybrid", row.against)
+        assert a["train"]["seed"] == b["train"]["seed"] == 0

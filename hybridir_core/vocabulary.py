@@ -141,7 +141,7 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
         parts.append(f"{len(evaluation['languages'])} languages")
     if evaluation.get("with_context"):
         parts.append("with context")
-    if evaluation.get("backend") not in (None, "exact", "torch", "auto", "bucketed", "bf16", "fp16", "onnx"):
+    if evaluation.get("backend") in LOSSY_BACKENDS:  # the same test that keeps their protocol apart
         parts.append(f"backend {evaluation['backend']}")
     return " · ".join(parts) or "full"
 

@@ -190,6 +190,11 @@ def test_protocol_fields_separate_training_setups():
     assert len({ids["base"], ids["lr"], ids["subset"]}) == 3
     assert vocabulary.evaluation_label(vocabulary.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
     assert vocabulary.evaluation_label(EvalConfig().to_dict()) == "full"
+    # every backend whose runs form their own protocol is named; gate-proven ones are not
+    for backend in vocabulary.LOSSY_BACKENDS:
+        assert vocabulary.evaluation_label({"backend": backend}) == f"backend {backend}"
+    for backend in ("torch", "auto", "bucketed", "bf16", "onnx"):
+        assert vocabulary.evaluation_label({"backend": backend}) == "full"
     # what auto chose counts where it is not held to fp32 (fp16 on a GPU); the onnx/bf16 choices pool
     chose = {name: run() for name in ("onnx", "fp16", "xquad")}
     chose["onnx"].config["encoders"] = {"xquad-r": {"backend": "onnx"}}

@@ -108,6 +108,17 @@ def verdict(datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
     return _verdict(runs.runs_signature(runs_root, ref_root), datasets, margin)
 
 
+@st.cache_data(show_spinner="Comparing scales (seeds, then questions)…", max_entries=8)
+def _scale_change(signature: tuple, datasets: tuple[str, ...]) -> pd.DataFrame:
+    return report.scale_table(listing().runs, datasets)
+
+
+def scale_change(datasets: tuple[str, ...]) -> pd.DataFrame:
+    """``report.scale_table`` of every loadable run, cached on the run files."""
+    runs_root, ref_root = roots()
+    return _scale_change(runs.runs_signature(runs_root, ref_root), datasets)
+
+
 @st.cache_data(show_spinner=False)
 def published() -> published_numbers.Published:
     return published_numbers.load_published()

@@ -109,32 +109,96 @@ def _macro(sums: np.ndarray, counts: np.ndarray, cluster_w: np.ndarray, seed_w: 
     return np.nanmean(per_lang, axis=1)
 
 
+def _contrast(groups: Sequence[Sequence[pd.DataFrame]], weights: Sequence[float], dataset: str, measure: str,
+              n_resamples: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, list[float], np.ndarray]:
+    """sum(weight x group score) over nested resamples: the same question ids for every group
+    (the queries are shared), then each group's seeds with replacement.
+
+    Returns the aligned query table, the cluster counts, each group's observed score and the
+    resampled contrast.
+    """
+    if any(not group for group in groups):
+        raise ValueError("each recipe needs at least one run")
+    table = _aligned([r for group in groups for r in group], dataset, measure)
+    if table.empty:
+        raise ValueError(f"{dataset}: the recipes share no query")
+    sums, counts = _cluster_sums(table)
+    bounds = np.cumsum([0, *(len(g) for g in groups)])
+    parts = [sums[bounds[i]:bounds[i + 1]] for i in range(len(groups))]
+    ones = np.ones((1, counts.shape[0]))
+    observed = [float(_macro(part, counts, ones, np.full((1, len(part)), 1 / len(part)))[0]) for part in parts]
+    rng = np.random.default_rng(seed)
+    clusters = rng.multinomial(counts.shape[0], np.full(counts.shape[0], 1 / counts.shape[0]),
+                               size=n_resamples).astype(float)
+    boot = np.zeros(n_resamples)
+    for weight, part in zip(weights, parts):
+        seed_w = rng.multinomial(len(part), np.full(len(part), 1 / len(part)), size=n_resamples) / len(part)
+        boot = boot + weight * _macro(part, counts, clusters, seed_w)
+    return table, counts, observed, boot
+
+
+def _interval_and_p(boot: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+    """Percentile interval, two-sided bootstrap p-value (never below the floor 2 / (R + 1)), floor."""
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot, [tail, 1 - tail])
+    floor = 2 / (len(boot) + 1)  # two-sided: the smallest p the resampling can give
+    p = 2 * min((boot <= 0).sum() + 1, (boot >= 0).sum() + 1) / (len(boot) + 1)
+    return float(low), float(high), float(min(max(p, floor), 1.0)), floor
+
+
 def recipe_difference(group_a: Sequence[pd.DataFrame], group_b: Sequence[pd.DataFrame], dataset: str,
                       measure: str, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
                       confidence: float = 0.95) -> Difference:
     """Recipe A - recipe B (ranks tables, one per seed) with a seeds-then-questions bootstrap."""
-    if not group_a or not group_b:
-        raise ValueError("each recipe needs at least one run")
-    table = _aligned([*group_a, *group_b], dataset, measure)
-    if table.empty:
-        raise ValueError(f"{dataset}: the two recipes share no query")
-    sums, counts = _cluster_sums(table)
-    n_a, n_b = len(group_a), len(group_b)
-    ones = np.ones((1, counts.shape[0]))
-    observed = float(_macro(sums[:n_a], counts, ones, np.full((1, n_a), 1 / n_a))[0]
-                     - _macro(sums[n_a:], counts, ones, np.full((1, n_b), 1 / n_b))[0])
-    rng = np.random.default_rng(seed)
-    clusters = rng.multinomial(counts.shape[0], np.full(counts.shape[0], 1 / counts.shape[0]),
-                               size=n_resamples).astype(float)
-    seeds_a = rng.multinomial(n_a, np.full(n_a, 1 / n_a), size=n_resamples) / n_a
-    seeds_b = rng.multinomial(n_b, np.full(n_b, 1 / n_b), size=n_resamples) / n_b
-    boot = _macro(sums[:n_a], counts, clusters, seeds_a) - _macro(sums[n_a:], counts, clusters, seeds_b)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(boot, [tail, 1 - tail])
-    floor = 2 / (n_resamples + 1)  # two-sided: the smallest p the resampling can give
-    p = 2 * min((boot <= 0).sum() + 1, (boot >= 0).sum() + 1) / (n_resamples + 1)
-    return Difference(dataset, measure, len(table), counts.shape[0], n_a, n_b, observed,
-                      float(low), float(high), float(min(max(p, floor), 1.0)), floor)
+    table, counts, (a, b), boot = _contrast([group_a, group_b], [1.0, -1.0], dataset, measure, n_resamples, seed)
+    low, high, p, floor = _interval_and_p(boot, confidence)
+    return Difference(dataset, measure, len(table), counts.shape[0], len(group_a), len(group_b), a - b,
+                      low, high, p, floor)
+
+
+@dataclass(frozen=True)
+class ScaleChange:
+    """How A - B changes from a smaller model to a larger one, on the same questions.
+
+    ``change`` = (A - B at the larger) - (A - B at the smaller), with a nested-bootstrap
+    interval: the same question ids for all four recipes, each recipe's seeds resampled on
+    their own. ``seeds`` is (A small, B small, A large, B large).
+    """
+
+    dataset: str
+    measure: str
+    n_clusters: int
+    seeds: tuple[int, int, int, int]
+    small_diff: float
+    large_diff: float
+    change: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_floor: float
+
+
+def scale_change(small: tuple[Sequence[pd.DataFrame], Sequence[pd.DataFrame]],
+                 large: tuple[Sequence[pd.DataFrame], Sequence[pd.DataFrame]], dataset: str, measure: str,
+                 n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, confidence: float = 0.95) -> ScaleChange:
+    """(A - B at ``large``) - (A - B at ``small``); each side is (recipe A runs, recipe B runs)."""
+    groups = [large[0], large[1], small[0], small[1]]
+    _, counts, (a_large, b_large, a_small, b_small), boot = _contrast(
+        groups, [1.0, -1.0, -1.0, 1.0], dataset, measure, n_resamples, seed)
+    low, high, p, floor = _interval_and_p(boot, confidence)
+    small_diff, large_diff = a_small - b_small, a_large - b_large
+    return ScaleChange(dataset, measure, counts.shape[0], tuple(len(g) for g in (*small, *large)),
+                       small_diff, large_diff, large_diff - small_diff, low, high, p, floor)
+
+
+def change_direction(change: ScaleChange, a: str = "A") -> str:
+    """In whose favour A - B moves from the smaller to the larger model, from the interval alone;
+    ``inconclusive`` where a recipe has one seed (training variance not measured)."""
+    if min(change.seeds) < 2:
+        return "inconclusive: a recipe with one seed"
+    sign = 1.0 if HIGHER_IS_BETTER[change.measure] else -1.0
+    low, high = sorted((sign * change.ci_low, sign * change.ci_high))
+    return f"moves in {a}'s favour" if low > 0 else f"moves against {a}" if high < 0 else "no clear change"
 
 
 SINGLE_SEED = "inconclusive (one seed per recipe: training variance not measured)"

@@ -289,6 +289,7 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
              "then over languages, as the paper does (lower = less language bias).", "",
              VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
              verdict_markdown(verdict_table(found, datasets, margin, n_resamples, comparisons), margin), "",
+             SCALE_HEADER.format(n=n_resamples), "", scale_markdown(scale_table(found, datasets, n_resamples)), "",
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
              alpha_markdown(alpha_table(summary)), ""]
@@ -298,6 +299,19 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
             parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}", "",
                       seed_differences_markdown(spread), ""]
     return "\n".join(parts)
+
+
+def readme_blocks(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r", "xquad-r"),
+                  n_resamples: int = inference.DEFAULT_RESAMPLES) -> dict[str, str]:
+    """README's generated Findings parts by marker name (``scripts/findings.py`` writes them
+    between ``<!-- name:start -->`` and ``<!-- name:end -->``; a test compares them)."""
+    summary = summary_frame(list(found))
+    verdict = verdict_table(found, datasets, n_resamples=n_resamples)
+    alphas = ("**α sweep** (runs that differ only in α; α = 0 is the cross recipe and α = 1 the mono "
+              "one):\n\n" + alpha_markdown(alpha_table(summary)))
+    return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(verdict)),
+            "scale": scale_markdown(scale_table(found, datasets, n_resamples)),
+            "tables": seed_table_markdown(seed_table(summary)) + "\n\n" + alphas}
 
 
 VERDICT_HEADER = (
@@ -361,6 +375,73 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     frame["p_floor"] = frame["p_floor"].astype(float)
     frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
     return frame
+
+
+def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
+                n_resamples: int = inference.DEFAULT_RESAMPLES) -> pd.DataFrame:
+    """How hybrid(0.5) − mono and − cross change from each scale to the next larger one.
+
+    Scales are the models of one protocol that have both recipes (``default_comparisons``,
+    smallest first); each row is one measure of one consecutive pair, with the nested
+    interval of ``inference.scale_change`` and Holm over every row of the table.
+    """
+    summary = summary_frame(list(found))
+    ladders: dict[tuple, list[tuple[Recipe, Recipe]]] = {}
+    for hybrid, other in default_comparisons(summary):  # ordered by parameter count
+        ladders.setdefault((hybrid.protocol, other.sampling), []).append((hybrid, other))
+    rows = []
+    for pairs in ladders.values():
+        for smaller, larger in zip(pairs, pairs[1:]):
+            members = [_runs_of(found, summary, recipe) for recipe in (*smaller, *larger)]
+            groups = [[r.ranks for r in member] for member in members]
+            for dataset in datasets:
+                if not all(_has_dataset(member, dataset) for member in members):
+                    continue
+                for measure in VERDICT_MEASURES:
+                    c = inference.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
+                    rows.append({**vars(c), "small": smaller[0].model, "large": larger[0].model,
+                                 "recipe": training_label("hybrid", 0.5),
+                                 "against": training_label(smaller[1].sampling, smaller[1].alpha),
+                                 "direction": inference.change_direction(c, "hybrid")})
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
+    return frame
+
+
+def scale_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per pair of scales, comparison and dataset, every word from the table."""
+    out = []
+    for (small, large, against, dataset), rows in table.groupby(["small", "large", "against", "dataset"], sort=False):
+        rows = rows.set_index("measure")
+        seeds = rows["seeds"].iloc[0]
+        items = []
+        for m in VERDICT_MEASURES:
+            if m in rows.index:
+                r, digits = rows.loc[m], 0 if m == "rank_distance" else 3
+                small_diff, large_diff, change, low, high = (
+                    f"{r[k]:+.{digits}f}" for k in ("small_diff", "large_diff", "change", "ci_low", "ci_high"))
+                items.append(f"{VERDICT_MEASURES[m]} {small_diff} → {large_diff}, change {change} [{low}, {high}] "
+                             f"({r['direction']})")
+        out.append(f"hybrid α=0.5 − {against} on {dataset}, {small} → {large} (seeds {seeds[0]}/{seeds[1]} → "
+                   f"{seeds[2]}/{seeds[3]}): " + "; ".join(items) + ".")
+    return out
+
+
+SCALE_HEADER = (
+    "### Does it change with scale?\n\n"
+    "For each scale and the next larger one of the same protocol: how hybrid − mono (and − cross) "
+    "changes, (Δ at the larger) − (Δ at the smaller), with 95% intervals from {n:,} nested bootstrap "
+    "resamples (the same question ids for both scales, each recipe's seeds resampled on their own). "
+    "*moves in hybrid's favour* / *against hybrid* when the whole interval lies on one side of zero, "
+    "else *no clear change*; *inconclusive* where any of the four recipes has one seed.")
+
+
+def scale_markdown(table: pd.DataFrame) -> str:
+    """The scale sentences, or why there are none."""
+    if table.empty:
+        return "(fewer than two scales of one protocol have hybrid(0.5) and mono or cross runs: not measured)"
+    return "\n".join(f"- {s}" for s in scale_sentences(table))
 
 
 def _first_seed(group: Sequence[runs.Run]) -> runs.Run:

@@ -46,6 +46,9 @@ def main() -> None:
     event = st.plotly_chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
                             on_select="rerun", selection_mode="points")
     st.caption(report.VERDICT_HEADER.format(n=inference.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
+    st.subheader("Does it change with scale?")
+    for line in report.scale_markdown(ui.scale_change((dataset,))).splitlines():
+        st.markdown(line)
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
         getattr(getattr(event, "selection", None), "points", [])
     models = table.sort_values("layers")["model"].drop_duplicates().tolist()

@@ -2,8 +2,9 @@
 
 Usage: .venv/bin/python scripts/findings.py
 Writes ``results/reference/FINDINGS.md`` and ``results/earlier-xnli-protocol/FINDINGS.md``
-(``report.findings_markdown``) and, in README.md, the verdict bullets and the recipe and α tables
-of the study's runs between their ``<!-- name:start -->`` / ``<!-- name:end -->`` markers.
+(``report.findings_markdown``) and, in README.md, the verdict bullets, the change across scales
+and the recipe and α tables of the study's runs (``report.readme_blocks``) between their
+``<!-- name:start -->`` / ``<!-- name:end -->`` markers.
 ``tests/test_reference_runs.py`` fails when any of them drifts from the runs.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybridir_core import report, runs, vocabulary
+from hybridir_core import report, runs
 
 REPO = Path(__file__).resolve().parent.parent
 STUDY = REPO / "results" / "reference"
@@ -29,15 +30,11 @@ def main() -> None:
         found = runs.list_runs(root).runs
         (root / "FINDINGS.md").write_text(report.findings_markdown(found) + "\n", encoding="utf-8")
         print(f"wrote {root / 'FINDINGS.md'}")
-    found = runs.list_runs(STUDY).runs
-    summary = vocabulary.summary_frame(found)
-    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(report.verdict_table(found, ("mlqa-r", "xquad-r"))))
-    tables = (report.seed_table_markdown(report.seed_table(summary)) + "\n\n**α sweep** (runs that differ only in "
-              "α; α = 0 is the cross recipe and α = 1 the mono one):\n\n"
-              + report.alpha_markdown(report.alpha_table(summary)))
     readme = REPO / "README.md"
-    text = between(readme.read_text(encoding="utf-8"), "verdict", bullets)
-    readme.write_text(between(text, "tables", tables), encoding="utf-8")
+    text = readme.read_text(encoding="utf-8")
+    for name, body in report.readme_blocks(runs.list_runs(STUDY).runs).items():
+        text = between(text, name, body)
+    readme.write_text(text, encoding="utf-8")
     print(f"updated {readme}")
 
 

@@ -319,6 +319,8 @@ def test_answer_page_gives_the_verdict_and_a_run_pair(roots):
     assert sentences and "Mono verdict: inconclusive" in sentences[0]  # one seed per recipe
     assert not any("No run pair" in i.value for i in at.info)  # the drill-down found the pair
     assert len(at.get("plotly_chart")) == 2  # the forest plot and the pair's difference heatmap
+    assert "Does it change with scale?" in [h.value for h in at.subheader]
+    assert any("not measured" in m.value or "→" in m.value for m in at.markdown)  # generated, never blank
 
 
 def test_twenty_runs_open_on_every_page(roots, tmp_path, monkeypatch):

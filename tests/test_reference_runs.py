@@ -37,18 +37,18 @@ def test_findings_follow_from_the_shipped_runs(root):
     """Each folder's FINDINGS.md (and README, for the study's own runs) shows exactly what
     `report` computes from the runs: the tables and every verdict sentence."""
     found = runs.list_runs(root).runs
-    summary = vocabulary.summary_frame(found)
-    recipes = report.seed_table_markdown(report.seed_table(summary))
-    alphas = report.alpha_markdown(report.alpha_table(summary))
-    bullets = "\n".join(f"- {s}" for s in report.verdict_sentences(report.verdict_table(found, ("mlqa-r", "xquad-r"))))
+    blocks = report.readme_blocks(found)
     findings = (root / "FINDINGS.md").read_text(encoding="utf-8")
-    assert recipes in findings and alphas in findings and bullets in findings
+    summary = vocabulary.summary_frame(found)
+    for part in (report.seed_table_markdown(report.seed_table(summary)),
+                 report.alpha_markdown(report.alpha_table(summary)), blocks["verdict"], blocks["scale"]):
+        assert part in findings
     if root == REFERENCE:
         readme = README.read_text(encoding="utf-8")
-        assert recipes in readme, "README's findings table is stale: python -m hybridir_core report"
-        start, end = "<!-- verdict:start -->", "<!-- verdict:end -->"
-        assert readme[readme.index(start) + len(start):readme.index(end)].strip() == bullets
-
+        for name, body in blocks.items():
+            start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+            assert readme[readme.index(start) + len(start):readme.index(end)].strip() == body.strip(), \
+                f"README's {name} block is stale: .venv/bin/python scripts/findings.py"
 
 def test_verdict_rows_name_their_lowest_seed_run_pair():
     """The Answer page's drill-down shows the runs a verdict row was computed from."""

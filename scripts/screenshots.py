@@ -45,6 +45,10 @@ def main(pages: list[str]) -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for name in pages:
+                # Home first, as a user arrives: on a fresh server a direct page URL is served from
+                # Streamlit's pages/ folder (file-name navigation) until app.py has run once
+                page.goto(url)
+                page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
                 page.goto(f"{url}/{name}")
                 page.wait_for_selector(".js-plotly-plot", timeout=120_000)
                 time.sleep(2)  # let the charts finish drawing

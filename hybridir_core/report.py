@@ -355,6 +355,7 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
             if not group:
                 raise ValueError(f"no complete run matches {recipe.label}")
         ranks_a, ranks_b = [r.ranks for r in group_a], [r.ranks for r in group_b]
+        pair = {"run_a": _first_seed(group_a).run_id, "run_b": _first_seed(group_b).run_id}
         info = summary[summary["model"] == hybrid.model].iloc[0]
         for dataset in datasets:
             if not all(_has_dataset(group, dataset) for group in (group_a, group_b)):
@@ -362,7 +363,7 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
             for measure in VERDICT_MEASURES:
                 d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
                 rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
-                             "run_a": _first_seed(group_a).run_id, "run_b": _first_seed(group_b).run_id,
+                             **pair,
                              "layers": info["layers"], "params": info["params"],
                              "recipe": training_label(hybrid.sampling, hybrid.alpha),
                              "against": training_label(other.sampling, other.alpha),
@@ -400,7 +401,7 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
                 for measure in VERDICT_MEASURES:
                     c = inference.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
                     rows.append({**vars(c), "small": smaller[0].model, "large": larger[0].model,
-                                 "recipe": training_label("hybrid", 0.5),
+                                 "recipe": training_label(smaller[0].sampling, smaller[0].alpha),
                                  "against": training_label(smaller[1].sampling, smaller[1].alpha),
                                  "direction": inference.change_direction(c, "hybrid")})
     frame = pd.DataFrame(rows)
@@ -412,7 +413,8 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
 def scale_sentences(table: pd.DataFrame) -> list[str]:
     """One sentence per pair of scales, comparison and dataset, every word from the table."""
     out = []
-    for (small, large, against, dataset), rows in table.groupby(["small", "large", "against", "dataset"], sort=False):
+    keys = ["small", "large", "recipe", "against", "dataset"]
+    for (small, large, recipe, against, dataset), rows in table.groupby(keys, sort=False):
         rows = rows.set_index("measure")
         seeds = rows["seeds"].iloc[0]
         items = []
@@ -423,7 +425,7 @@ def scale_sentences(table: pd.DataFrame) -> list[str]:
                     f"{r[k]:+.{digits}f}" for k in ("small_diff", "large_diff", "change", "ci_low", "ci_high"))
                 items.append(f"{VERDICT_MEASURES[m]} {small_diff} → {large_diff}, change {change} [{low}, {high}] "
                              f"({r['direction']})")
-        out.append(f"hybrid α=0.5 − {against} on {dataset}, {small} → {large} (seeds {seeds[0]}/{seeds[1]} → "
+        out.append(f"{recipe} − {against} on {dataset}, {small} → {large} (seeds {seeds[0]}/{seeds[1]} → "
                    f"{seeds[2]}/{seeds[3]}): " + "; ".join(items) + ".")
     return out
 

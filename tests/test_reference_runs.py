@@ -50,6 +50,7 @@ def test_findings_follow_from_the_shipped_runs(root):
             assert readme[readme.index(start) + len(start):readme.index(end)].strip() == body.strip(), \
                 f"README's {name} block is stale: .venv/bin/python scripts/findings.py"
 
+
 def test_verdict_rows_name_their_lowest_seed_run_pair():
     """The Answer page's drill-down shows the runs a verdict row was computed from."""
     found = runs.list_runs(REFERENCE).runs

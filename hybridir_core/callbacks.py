@@ -66,6 +66,44 @@ class StatusCallback(TrainerCallback):
         self._write(state, force=True, message="training finished")
 
 
+class StartValidationRngGuard(TrainerCallback):
+    """Undo what the step-0 validation draws from the random generators.
+
+    Each evaluation's data loader draws its seed from torch's global generator, so a validation
+    before the first step would shift every dropout mask after it: runs would no longer
+    reproduce those trained without it. The states are saved when training begins and put back
+    after the evaluation at step 0.
+    """
+
+    def __init__(self) -> None:
+        self._saved: tuple | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import random
+
+        import numpy as np
+        import torch
+
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        self._saved = (random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if state.global_step != 0 or self._saved is None:
+            return
+        import random
+
+        import numpy as np
+        import torch
+
+        python_state, numpy_state, torch_state, cuda = self._saved
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        self._saved = None
+
+
 class SamplerEpochCallback(TrainerCallback):
     """Set the sampler's epoch at each epoch start.
 

@@ -189,8 +189,12 @@ def trained_model(base, model, model_dir: Path, config: TrainConfig, run_id: str
 
 
 # -- the trainer ------------------------------------------------------------------------------
-def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, prompts: dict):
+def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, prompts: dict,
+                       validate_at_start: bool = True):
     """``SentenceTransformerTrainingArguments`` for ``config`` (sampler factory and prompts in).
+
+    ``validate_at_start`` adds a validation loss at step 0 (the untrained model's, the point
+    a run's gain is read from); a resumed run passes False, its history has that entry already.
 
     Raises:
         ValueError: the device cannot train in ``config.precision``.
@@ -208,6 +212,7 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
         warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio (transformers 5)
         optim="adamw_torch", seed=config.seed, batch_sampler=data.factory, prompts=prompts or None,
         eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
+        eval_on_start=has_val and validate_at_start,
         save_strategy="steps", save_steps=config.effective_save_steps, save_total_limit=2,
         load_best_model_at_end=config.early_stopping_patience is not None,
         metric_for_best_model="eval_loss" if has_val else None, greater_is_better=False,
@@ -232,21 +237,22 @@ def build_loss(model, config: TrainConfig):
                                         gather_across_devices=config.gather_across_devices)
 
 
-def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData, callbacks: list):
+def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData, callbacks: list,
+                  resuming: bool = False):
     """The ``SentenceTransformerTrainer`` with (cached) MNRL, the samplers and ``callbacks``."""
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback
 
-    from .callbacks import SamplerEpochCallback
+    from .callbacks import SamplerEpochCallback, StartValidationRngGuard
 
     prompts = {col: p for col, p in (("query", base.spec.query_prompt), ("passage", base.spec.passage_prompt),
                                      ("negative", base.spec.passage_prompt)) if p}
-    callbacks = [*callbacks, SamplerEpochCallback(data.samplers)]
+    callbacks = [*callbacks, SamplerEpochCallback(data.samplers), StartValidationRngGuard()]
     if config.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     loss = build_loss(base.model, config)
     return SentenceTransformerTrainer(
-        model=base.model, args=training_arguments(config, ckpt_dir, data, prompts),
+        model=base.model, args=training_arguments(config, ckpt_dir, data, prompts, validate_at_start=not resuming),
         train_dataset=data.train_ds, eval_dataset=data.val_ds, loss=loss, callbacks=callbacks)
 
 
@@ -442,8 +448,8 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     original_max_len = base.model.max_seq_length
     set_max_seq_length(base.model, config.max_seq_length)
     status_cb = StatusCallback(status)
-    trainer = build_trainer(base, config, ckpt_dir, data, [status_cb, *(callbacks or [])])
     last = _resume_point(ckpt_dir, status)
+    trainer = build_trainer(base, config, ckpt_dir, data, [status_cb, *(callbacks or [])], resuming=bool(last))
     if trainer.is_world_process_zero():
         runs.write_json(ckpt_dir / SETTINGS_FILE, config.to_dict())
     if last:

@@ -95,7 +95,7 @@ def test_outputs_stats_and_status(trained):
     assert stats["corpus"]["validation_items"] == 16 and stats["corpus"]["train_items"] == 56 - 16
     assert stats["epochs"] > 1  # 5 batches per epoch: the run crosses an epoch boundary
     assert stats["pairs_per_second"] > 0 and stats["final_train_loss"] > 0
-    assert stats["final_validation_loss"] > 0 and [h["step"] for h in stats["validation_history"]] == [3, 6]
+    assert stats["final_validation_loss"] > 0 and [h["step"] for h in stats["validation_history"]] == [0, 3, 6]
     status = runs.read_status(run_dir)
     assert status["phase"] == "training" and status["step"] == status["total"] == CONFIG.steps
     assert status["loss"] == pytest.approx(stats["final_train_loss"])
@@ -106,6 +106,21 @@ def test_outputs_stats_and_status(trained):
     np.testing.assert_allclose(emb(loaded.loaded.model), emb(result.loaded.model), atol=1e-5)
     assert result.loaded.spec.name == "minilm" and "hybrid-a0.5" in result.loaded.spec.description
     assert result.loaded.local_dir == run_dir / "model"
+
+
+def test_validation_at_step_0_leaves_training_unchanged(trained, base_model, corpus, tmp_path, monkeypatch):
+    """The step-0 validation draws no randomness of training's: shipped runs still reproduce."""
+    import hybridir_core.train as train_module
+
+    plain = train_module.training_arguments
+    monkeypatch.setattr(train_module, "training_arguments",
+                        lambda *a, **k: plain(*a, **{**k, "validate_at_start": False}))
+    result = train_model(fresh(base_model), tmp_path / "no-step-0", CONFIG, corpus=corpus)
+    assert [h["step"] for h in result.stats["validation_history"]] == [3, 6]
+    _, reference = trained
+    assert reference.stats["validation_history"][1:] == result.stats["validation_history"]
+    old, new = reference.loaded.model.state_dict(), result.loaded.model.state_dict()
+    assert all(torch.equal(old[k], new[k]) for k in old)
 
 
 def fresh_spec_only(result):
@@ -135,6 +150,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, base_model, corpus, 
     assert result.stats["resumed_from_step"] == 4 and result.stats["steps_this_session"] == 2
     assert result.stats["steps"] == CONFIG.steps
     assert [h["step"] for h in result.stats["loss_history"]] == [1, 2, 3, 4, 5, 6]
+    assert [h["step"] for h in result.stats["validation_history"]] == [0, 3, 6]  # step 0 once, not again at 4
     # same batches as the uninterrupted run, and (CPU, same RNG state) the same weights
     _, reference = trained
     assert result.stats["composition"] == reference.stats["composition"]
@@ -200,7 +216,8 @@ def test_early_stopping_keeps_the_best_checkpoint(base_model, corpus, tmp_path):
     config = dataclasses.replace(CONFIG, steps=8, learning_rate=3e-3, eval_steps=1, save_steps=1,
                                  early_stopping_patience=1, keep_checkpoints=False)
     stats = train_model(fresh(base_model), tmp_path / "early", config, corpus=corpus).stats
-    history = [h["eval_loss"] for h in stats["validation_history"]]
+    assert stats["validation_history"][0]["step"] == 0  # the untrained model: no checkpoint to return to
+    history = [h["eval_loss"] for h in stats["validation_history"][1:]]
     assert stats["best_validation_loss"] == pytest.approx(min(history))
     assert stats["final_validation_loss"] == pytest.approx(min(history), abs=1e-4)  # the best model
     assert stats["stopped_early"] == (stats["steps"] < 8)

@@ -331,9 +331,18 @@ def build(backend: str, model, batch_size: int, model_dir: Path | None = None) -
     """
     if backend not in _CLASSES:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend != "torch" and getattr(model, "tokenizer", None) is None:
-        raise BackendUnavailable("the model has no tokenizer (a static model): only torch applies")
+    if backend != "torch" and not _starts_with_transformer(model):
+        raise BackendUnavailable("the model does not start with a transformer (a static model?): "
+                                 "only torch applies")
     return _CLASSES[backend](backend, model, batch_size, {"model_dir": str(model_dir) if model_dir else None})
+
+
+def _starts_with_transformer(model) -> bool:
+    """Whether the faster paths apply: they feed ``input_ids`` from a callable HF tokenizer to
+    a leading ``Transformer`` module (a static model's tokenizer is a bare ``tokenizers.Tokenizer``)."""
+    modules = list(model) if hasattr(model, "__iter__") else []
+    return (bool(modules) and type(modules[0]).__name__ == "Transformer"
+            and callable(getattr(model, "tokenizer", None)))
 
 
 def probe(texts: list[str], n: int = PROBE_TEXTS) -> list[str]:

@@ -143,3 +143,18 @@ def test_fp16_needs_a_model_on_a_cuda_gpu(minilm, mlqa_slice):
         encoders.build("fp16", minilm, 32)
     chosen = encoders.choose(minilm, 32, encoders.probe(mlqa_slice), "query: ", order=("fp16", "bucketed"))
     assert chosen.name == "bucketed" and "CUDA" in chosen.info["skipped"]["fp16"]
+
+
+def test_a_static_model_is_encoded_by_torch(minilm, mlqa_slice):
+    """A static (model2vec-style) model, as trained ones are saved: its tokenizer is a bare
+    ``tokenizers.Tokenizer``, so auto falls back to torch and says why, instead of failing."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, StaticEmbedding
+
+    static = SentenceTransformer(modules=[StaticEmbedding(minilm.tokenizer.backend_tokenizer, embedding_dim=8),
+                                          Normalize()], device="cpu")
+    chosen = encoders.choose(static, 32, encoders.probe(mlqa_slice), None)
+    assert chosen.name == "torch"
+    assert set(chosen.info["skipped"]) == set(encoders.AUTO_ORDER)
+    assert all("static model" in why for why in chosen.info["skipped"].values())
+    assert chosen.encode(mlqa_slice[:3], None).shape == (3, 8)

@@ -63,3 +63,27 @@ def test_verdict_rows_name_their_lowest_seed_run_pair():
         assert vocabulary.protocol_of(by_id[row.run_a]) == vocabulary.protocol_of(by_id[row.run_b])
         assert (a["train"]["sampling"]["strategy"], b["train"]["sampling"]["strategy"]) == ("hybrid", row.against)
         assert a["train"]["seed"] == b["train"]["seed"] == 0
+
+
+def _ladder_cells(model: str) -> tuple[str, str, str]:
+    """README's ladder cells for ``model``, computed from its shipped zero-shot run."""
+    shipped = runs.load_run(LADDER / f"zs-{model}", reference=True).metrics
+    teacher = runs.load_run(LADDER / "zs-me5-small", reference=True).metrics
+
+    def cell(m: dict) -> str:
+        return (f"{m['mono_map']:.3f} / {m['cross_map']:.3f} / {m['multi_map']:.3f}, "
+                f"{m['mean_rank_distance']:.0f}")
+
+    ratio = shipped["mlqa-r"]["mono_map"] / teacher["mlqa-r"]["mono_map"]
+    return cell(shipped["xquad-r"]), cell(shipped["mlqa-r"]), "1" if model == "me5-small" else f"{ratio:.2f}x"
+
+
+def test_readme_ladder_table_follows_from_the_shipped_runs():
+    """The hand-written scale-ladder table shows what results/ladder/ holds, rung by rung."""
+    rows = [line for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `me5-small") and line.count("|") == 7]
+    assert len(rows) == 4, rows
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        model = cells[0].split("`")[1]
+        assert tuple(cells[3:6]) == _ladder_cells(model), model

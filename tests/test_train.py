@@ -283,12 +283,24 @@ def test_cli_train_options_build_the_configs():
     JobConfig("train", EvalConfig(model="m"),
               TrainConfig(model="m", batch_size=128, precision="bf16", cached_loss=True, mini_batch_size=16,
                           gather_across_devices=True)),
+    JobConfig("train", EvalConfig(model="me5-static"), TrainConfig(model="me5-static", learning_rate=1e-2)),
+    JobConfig("train", EvalConfig(model="me5-static"), TrainConfig(model="me5-static", learning_rate=3e-5)),
 ])
 def test_the_shown_command_line_runs_the_same_configuration(job):
     """The dashboard shows ``job_argv``; parsing those words must give the job back."""
     argv = cli.job_argv(job, "runs/x")
     parsed = job_from_args(cli.build_parser().parse_args(argv))
     assert parsed == job
+
+
+@pytest.mark.parametrize("model, words, expected", [
+    ("me5-static", [], 1e-2),  # static embeddings learn nothing at the study's 3e-5 (README)
+    ("me5-small-d2", [], TrainConfig().learning_rate),
+    ("me5-static", ["--lr", "1e-3"], 1e-3),  # a given --lr always wins
+])
+def test_without_lr_a_model_trains_at_its_own_learning_rate(model, words, expected):
+    args = cli.build_parser().parse_args(["train", "--model", model, *words, "--out", "runs/x"])
+    assert job_from_args(args).train.learning_rate == expected
 
 
 def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):

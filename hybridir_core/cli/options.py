@@ -8,9 +8,11 @@ words of a ``JobConfig`` (the dashboard shows them for copy and paste, never as 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from ..config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from ..models import default_learning_rate
 from ..report import Recipe
 
 _TRAIN_DEFAULTS = TrainConfig()
@@ -53,6 +55,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     """Training options shared by ``train`` and ``sweep`` (all but model, sampling, seed, steps)."""
     for flag, (name, kind) in _TRAIN_FLAGS.items():
         parser.add_argument(flag, type=kind, default=getattr(_TRAIN_DEFAULTS, name), dest=name)
+    parser.set_defaults(learning_rate=None)  # the model's own (models.default_learning_rate)
     for short in ("bf16", "fp16"):
         parser.add_argument(f"--{short}", action="store_const", const=short, dest="precision",
                             help=f"same as --precision {short} (refused where the device cannot)")
@@ -93,15 +96,18 @@ def _freeze_default(choice: str) -> bool:
 
 def train_config_from_args(args: argparse.Namespace, model: str, strategy: str, alpha: float,
                            seed: int, steps: int) -> TrainConfig:
-    """The ``TrainConfig`` of parsed training options for one (model, sampling, seed, steps)."""
+    """The ``TrainConfig`` of parsed training options for one (model, sampling, seed, steps);
+    without ``--lr``, the model's fine-tuning learning rate."""
+    options = {name: getattr(args, name) for name, _ in _TRAIN_FLAGS.values()}
+    if options["learning_rate"] is None:
+        options["learning_rate"] = default_learning_rate(model)
     return TrainConfig(
         model=model, languages=tuple(args.train_languages),
         sampling=SamplingConfig(strategy, alpha, args.mix, args.cross_pair_per_batch),
         seed=seed, steps=steps, freeze_embeddings=_freeze_default(args.freeze_embeddings),
         report_to=tuple(args.report_to), data_dir=args.data_dir,
         keep_checkpoints=args.keep_checkpoints, resume=not args.no_resume,
-        **{name: getattr(args, name) for name, _ in _TRAIN_FLAGS.values()},
-        **{name: getattr(args, name) for name in _TRAIN_SWITCHES.values()},
+        **options, **{name: getattr(args, name) for name in _TRAIN_SWITCHES.values()},
     )
 
 
@@ -152,9 +158,10 @@ def _train_words(config: TrainConfig) -> list[str]:
         words += ["--mix", s.mix]
     if s.cross_pair_per_batch:
         words.append("--cross-pair-per-batch")
+    defaults = dataclasses.replace(_TRAIN_DEFAULTS, learning_rate=default_learning_rate(config.model))
     for flag, (name, _) in _TRAIN_FLAGS.items():
         value = getattr(config, name)
-        if value != getattr(_TRAIN_DEFAULTS, name):
+        if value != getattr(defaults, name):
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     words += [flag for flag, name in _TRAIN_SWITCHES.items() if getattr(config, name)]
     if tuple(config.languages) != _TRAIN_DEFAULTS.languages:

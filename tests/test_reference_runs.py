@@ -104,3 +104,12 @@ def test_readme_static_table_follows_from_the_shipped_runs():
         history = [h["eval_loss"] for h in run.train_stats["validation_history"]]
         assert losses == f"{history[0]:.2f} → {history[-1]:.2f}" and run.train_stats["steps"] == 200
         assert figures == _ladder_cells_of(run.metrics["mlqa-r"]), rate
+
+
+@pytest.mark.parametrize("run_dir", sorted(LADDER.glob("zs-*")), ids=lambda p: p.name)
+def test_a_zero_shot_run_in_both_folders_is_the_same_run(run_dir):
+    """The study's tables and the ladder's show one number per model, not two evaluations."""
+    twin = REFERENCE / run_dir.name
+    if twin.is_dir():
+        for name in ("metrics.json", "ranks.parquet"):
+            assert (twin / name).read_bytes() == (run_dir / name).read_bytes(), (twin, name)

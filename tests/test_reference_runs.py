@@ -104,6 +104,8 @@ def test_readme_static_table_follows_from_the_shipped_runs():
         history = [h["eval_loss"] for h in run.train_stats["validation_history"]]
         assert losses == f"{history[0]:.2f} → {history[-1]:.2f}" and run.train_stats["steps"] == 200
         assert figures == _ladder_cells_of(run.metrics["mlqa-r"]), rate
+    untrained = runs.load_run(REFERENCE / "zs-me5-static", reference=True).metrics["mlqa-r"]
+    assert f"| (zero-shot) | {history[0]:.2f} | {_ladder_cells_of(untrained)} |" in README.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("run_dir", sorted(LADDER.glob("zs-*")), ids=lambda p: p.name)

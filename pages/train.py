@@ -8,7 +8,6 @@ import ui
 from hybridir_core import jobs, launchers
 from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from hybridir_core.models import default_learning_rate
 
 FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
 
@@ -63,6 +62,8 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
                             limit_per_lang=limit)
     if train is None:
         return JobConfig("evaluate", evaluation)
+    from hybridir_core.models import default_learning_rate  # the registry is optional for browsing
+
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
     config = TrainConfig(model=model, corpus=train["corpus"], sampling=sampling, steps=train["steps"],
                          batch_size=train["batch_size"], seed=train["seed"],

@@ -111,6 +111,9 @@ def main() -> None:
     except ValueError as exc:
         st.error(f"These settings cannot run: {exc}")
         return
+    if job.train is not None and job.train.learning_rate != TrainConfig.learning_rate:
+        right.caption(f"{model} trains at learning rate {job.train.learning_rate:g}, its own "
+                      f"(the study's {TrainConfig.learning_rate:g} leaves it almost untrained; README)")
     if job.train is not None:
         suggested = f"{model}-{job.train.sampling.label}-s{job.train.seed}"
     else:

@@ -293,6 +293,21 @@ def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
     assert runs.read_status(job_dir)["state"] == "cancelled"
 
 
+def test_train_page_trains_a_static_model_at_its_own_learning_rate(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)  # queue only, run nothing
+    st.cache_data.clear()
+    at = open_page("pages/train.py")
+    assert not any("its own" in c.value for c in at.caption)  # me5-small: the study's rate
+    next(s for s in at.selectbox if s.label == "Model scale").set_value("me5-static").run()
+    assert any("learning rate 0.01, its own" in c.value for c in at.caption)
+    at.text_input[0].input("static-run").run()
+    at.button[0].click().run()
+    queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "static-run"))
+    assert queued.train.model == "me5-static" and queued.train.learning_rate == 1e-2
+
+
 def test_failed_job_shows_its_error(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(root))

@@ -247,12 +247,18 @@ def test_compare_significance_table(roots):
     assert any("two different runs" in i.value for i in at.info)
 
 
-def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
+@pytest.fixture
+def train_page(tmp_path, monkeypatch):
+    """The Train page over empty run folders; launching only queues (no worker runs)."""
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
     monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
-    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)  # queue only, run nothing
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
     st.cache_data.clear()
-    at = open_page("pages/train.py")
+    return open_page("pages/train.py")
+
+
+def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
+    at = train_page
     command = at.code[0].value
     assert "train --model" in command and "--sampling hybrid --alpha 0.5" in command
     alpha = next(s for s in at.slider if s.label.startswith("α"))
@@ -293,12 +299,8 @@ def test_train_page_validates_launches_and_cancels(tmp_path, monkeypatch):
     assert runs.read_status(job_dir)["state"] == "cancelled"
 
 
-def test_train_page_trains_a_static_model_at_its_own_learning_rate(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
-    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)  # queue only, run nothing
-    st.cache_data.clear()
-    at = open_page("pages/train.py")
+def test_train_page_trains_a_static_model_at_its_own_learning_rate(train_page, tmp_path):
+    at = train_page
     assert not any("its own" in c.value for c in at.caption)  # me5-small: the study's rate
     next(s for s in at.selectbox if s.label == "Model scale").set_value("me5-static").run()
     assert any("learning rate 0.01, its own" in c.value for c in at.caption)

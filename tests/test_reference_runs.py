@@ -76,10 +76,9 @@ def _ladder_cells(model: str) -> tuple[str, str, str]:
     """README's ladder cells for ``model``, computed from its shipped zero-shot run."""
     shipped = runs.load_run(LADDER / f"zs-{model}", reference=True).metrics
     teacher = runs.load_run(LADDER / "zs-me5-small", reference=True).metrics
-
-    cell = _ladder_cells_of
     ratio = shipped["mlqa-r"]["mono_map"] / teacher["mlqa-r"]["mono_map"]
-    return cell(shipped["xquad-r"]), cell(shipped["mlqa-r"]), "1" if model == "me5-small" else f"{ratio:.2f}x"
+    return (_ladder_cells_of(shipped["xquad-r"]), _ladder_cells_of(shipped["mlqa-r"]),
+            "1" if model == "me5-small" else f"{ratio:.2f}x")
 
 
 def test_readme_ladder_table_follows_from_the_shipped_runs():
@@ -95,8 +94,8 @@ def test_readme_ladder_table_follows_from_the_shipped_runs():
 
 def test_readme_static_table_follows_from_the_shipped_runs():
     """README's static fine-tuning table: validation losses and MLQA-R figures of results/static/."""
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines()
-            if line.startswith("| 1e-") and line.count("|") == 4]
+    readme = README.read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| 1e-") and line.count("|") == 4]
     assert len(rows) == 3, rows
     for line in rows:
         rate, losses, figures = (c.strip() for c in line.strip("|").split("|"))
@@ -105,7 +104,7 @@ def test_readme_static_table_follows_from_the_shipped_runs():
         assert losses == f"{history[0]:.2f} → {history[-1]:.2f}" and run.train_stats["steps"] == 200
         assert figures == _ladder_cells_of(run.metrics["mlqa-r"]), rate
     untrained = runs.load_run(REFERENCE / "zs-me5-static", reference=True).metrics["mlqa-r"]
-    assert f"| (zero-shot) | {history[0]:.2f} | {_ladder_cells_of(untrained)} |" in README.read_text(encoding="utf-8")
+    assert f"| (zero-shot) | {history[0]:.2f} | {_ladder_cells_of(untrained)} |" in readme
 
 
 @pytest.mark.parametrize("run_dir", sorted(LADDER.glob("zs-*")), ids=lambda p: p.name)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
+from hybridir_core.config import TrainConfig
 from hybridir_core.e5s1 import PROMPTS as E5_PROMPTS
 from hybridir_core.e5s1 import convert_e5s1
 
@@ -171,8 +172,6 @@ def list_models() -> list[ModelSpec]:
 
 def default_learning_rate(model: str) -> float:
     """The fine-tuning learning rate for ``model`` when none is given: its spec's, else the study's."""
-    from .config import TrainConfig
-
     spec = MODELS.get(model)
     return spec.learning_rate if spec and spec.learning_rate else TrainConfig.learning_rate
 

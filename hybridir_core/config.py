@@ -21,7 +21,7 @@ EVAL_LANGUAGES = {
 STRATEGIES = ("mono", "cross", "hybrid")
 MIXES = ("per-batch", "per-pair")
 PAPER_TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
-EVAL_BACKENDS = ("auto", "torch", "bucketed", "bf16", "fp16", "onnx", "int8")
+EVAL_BACKENDS = ("auto", "torch", "bucketed", "bf16", "fp16", "onnx", "onnx-int8", "int8")
 """How texts are encoded (``encoders``); ``auto`` picks the fastest that passes the accuracy gate."""
 
 

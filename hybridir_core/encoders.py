@@ -12,6 +12,9 @@ Backends (``EvalConfig.backend``):
   hash and the library versions; a corrupt cached graph is rebuilt).
 - ``int8``: ``bucketed`` with int8 dynamic quantisation of the Linear layers (a benchmark
   contender; it loses mAP, see bench/README.md).
+- ``onnx-int8``: the fused ONNX graph with per-channel int8 weights (ONNX Runtime's dynamic
+  quantisation of its MatMul and Attention nodes), cached beside the fp32 graph; a benchmark
+  contender held to the 0.002 mAP rule in bench/, never chosen by ``auto``.
 - ``auto`` (default): the fastest candidate for this CPU (``bf16``, then ``onnx``, then
   ``bucketed``) that passes the accuracy gate *every time it is chosen*: on probe texts drawn
   from the texts to encode, every cosine to the ``torch`` embeddings must be at least
@@ -20,6 +23,7 @@ Backends (``EvalConfig.backend``):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -196,12 +200,19 @@ class OnnxEncoder(BucketedEncoder):
             import onnxruntime as ort
         except ImportError:
             raise BackendUnavailable("onnxruntime is not installed") from None
-        transformer, pooling = _onnx_parts(self.model)
-        path = cached_onnx(transformer, Path(self.info.get("model_dir") or tempfile.mkdtemp()))
+        transformer, _ = _onnx_parts(self.model)
+        model_dir = self.info.get("model_dir")
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, int(os.environ.get("OMP_NUM_THREADS", 0)) or _threads())
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.info["onnx_graph"] = str(path)
+        # without a model folder the graph lives only until the session has read it
+        with contextlib.nullcontext(model_dir) if model_dir else tempfile.TemporaryDirectory() as where:
+            path = self.graph(cached_onnx(transformer, Path(where)))
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.info["onnx_graph"] = str(path) if model_dir else None
+
+    def graph(self, fused: Path) -> Path:
+        """The graph this encoder runs, given the cached fused fp32 one."""
+        return fused
 
     def _forward(self, input_ids, mask):
         hidden = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
@@ -245,17 +256,12 @@ def cached_onnx(transformer, model_dir: Path) -> Path:
     Export and fusion go to a temporary sibling renamed into place (atomic); a cached graph
     that ONNX cannot load is rebuilt.
     """
-    import onnx
-
     final = Path(model_dir) / ONNX_DIR / onnx_key(transformer)
     graph = final / "model.onnx"
     if graph.is_file():
-        try:
-            onnx.checker.check_model(str(graph))
+        if _loads(graph):
             return graph
-        except Exception as exc:  # noqa: BLE001 - any damage means: build it again
-            logger.warning("cached ONNX graph %s is unusable (%s); exporting again", graph, exc)
-            shutil.rmtree(final, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=final.parent))
     try:
@@ -265,6 +271,42 @@ def cached_onnx(transformer, model_dir: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return graph
+
+
+def _loads(graph: Path) -> bool:
+    """Whether a cached graph passes ONNX's checker (a warning says why not)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(graph))
+        return True
+    except Exception as exc:  # noqa: BLE001 - any damage means: build it again
+        logger.warning("cached ONNX graph %s is unusable (%s); building it again", graph, exc)
+        return False
+
+
+def cached_int8(fused: Path) -> Path:
+    """Per-channel int8 weights of the fused graph, beside it (``model-int8.onnx``), made once.
+
+    ONNX Runtime's dynamic quantisation of the MatMul and Attention nodes (activations are
+    quantised per batch at run time); the word embeddings stay float32. Written to a temporary
+    name and renamed into place; a cached file that ONNX cannot load is made again.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = fused.with_name("model-int8.onnx")
+    if out.is_file() and _loads(out):
+        return out
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        quantize_dynamic(fused, tmp, per_channel=True, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def export_fused(transformer, out: Path) -> dict[str, int]:
@@ -307,6 +349,13 @@ def export_fused(transformer, out: Path) -> dict[str, int]:
     return counts
 
 
+class OnnxInt8Encoder(OnnxEncoder):
+    """``onnx`` with per-channel int8 weights (lossy: a benchmark contender, outside ``auto``)."""
+
+    def graph(self, fused: Path) -> Path:
+        return cached_int8(fused)
+
+
 class Int8Encoder(BucketedEncoder):
     """``bucketed`` on a copy whose Linear layers are dynamically quantised to int8."""
 
@@ -320,7 +369,8 @@ class Int8Encoder(BucketedEncoder):
 
 
 _CLASSES = {"torch": TorchEncoder, "bucketed": BucketedEncoder, "bf16": Bf16Encoder,
-            "fp16": Fp16Encoder, "onnx": OnnxEncoder, "int8": Int8Encoder}
+            "fp16": Fp16Encoder, "onnx": OnnxEncoder, "onnx-int8": OnnxInt8Encoder,
+            "int8": Int8Encoder}
 
 
 def build(backend: str, model, batch_size: int, model_dir: Path | None = None) -> Encoder:

@@ -114,7 +114,7 @@ def protocol_of(run: Run) -> dict[str, Any]:
     return {"eval": evaluation, "train": training}
 
 
-LOSSY_BACKENDS = ("int8", "fp16")
+LOSSY_BACKENDS = ("int8", "onnx-int8", "fp16")
 """Backends whose runs are not pooled with fp32 ones: int8 changes results; fp16 (CUDA) passes
 the cosine gate but has not been measured against fp32 mAP in bench/ (no GPU there yet)."""
 

@@ -1,11 +1,12 @@
 """Encoding backends: equal to the torch path on real text, cached ONNX graphs, the CPU gate."""
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hybridir_core import cli, encoders, evaluate
+from hybridir_core import cli, encoders, evaluate, vocabulary
 from hybridir_core.config import EvalConfig
 from hybridir_core.data import load_lareqa
 
@@ -87,6 +88,29 @@ def test_onnx_graph_is_cached_and_a_corrupt_one_rebuilt(minilm, tmp_path, monkey
     graph.write_bytes(b"not a graph")
     assert encoders.cached_onnx(transformer, tmp_path) == graph and len(exports) == 2  # rebuilt
     assert [p.name for p in graph.parent.parent.iterdir()] == [graph.parent.name]  # no leftovers
+
+
+def test_onnx_int8_is_made_once_beside_the_fp32_graph_and_kept_apart(minilm, mlqa_slice, reference, tmp_path):
+    pytest.importorskip("onnxruntime")
+    encoder = encoders.build("onnx-int8", minilm, 32, tmp_path)
+    graph = Path(encoder.info["onnx_graph"])
+    assert graph.name == "model-int8.onnx" and (graph.parent / "model.onnx").is_file()
+    made = graph.stat().st_mtime_ns
+    again = encoders.build("onnx-int8", minilm, 32, tmp_path)
+    assert Path(again.info["onnx_graph"]).stat().st_mtime_ns == made  # quantised once
+    cosine = (encoder.encode(mlqa_slice, "query: ") * reference).sum(axis=1)
+    assert 0.95 < cosine.min() < 0.99999, cosine.min()  # close to fp32, yet not the fp32 result
+    assert vocabulary.encoding_class("onnx-int8") == "onnx-int8"  # its runs are never pooled with fp32 ones
+
+
+def test_an_onnx_graph_without_a_model_folder_is_not_left_behind(minilm, mlqa_slice, reference, tmp_path,
+                                                                   monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    encoder = encoders.build("onnx", minilm, 32)
+    assert list(tmp_path.iterdir()) == [] and encoder.info["onnx_graph"] is None
+    cosine = (encoder.encode(mlqa_slice, "query: ") * reference).sum(axis=1)
+    assert cosine.min() >= 0.999  # the session still runs once its file is gone
 
 
 def test_bf16_is_never_chosen_where_the_cpu_lacks_it(minilm, mlqa_slice, monkeypatch):

@@ -115,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="me5-small")
     parser.add_argument("--datasets", nargs="+", default=["mlqa-r", "xquad-r"])
-    parser.add_argument("--backends", nargs="+", default=["auto", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=["auto", "onnx", "onnx-int8"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()

@@ -14,7 +14,7 @@ Backends (``EvalConfig.backend``):
   contender; it loses mAP, see bench/README.md).
 - ``onnx-int8``: the fused ONNX graph with per-channel int8 weights (ONNX Runtime's dynamic
   quantisation of its MatMul and Attention nodes), cached beside the fp32 graph; a benchmark
-  contender held to the 0.002 mAP rule in bench/, never chosen by ``auto``.
+  contender, never chosen by ``auto`` (it loses mAP too, see bench/README.md).
 - ``auto`` (default): the fastest candidate for this CPU (``bf16``, then ``onnx``, then
   ``bucketed``) that passes the accuracy gate *every time it is chosen*: on probe texts drawn
   from the texts to encode, every cosine to the ``torch`` embeddings must be at least

@@ -98,6 +98,10 @@ def test_onnx_int8_is_made_once_beside_the_fp32_graph_and_kept_apart(minilm, mlq
     made = graph.stat().st_mtime_ns
     again = encoders.build("onnx-int8", minilm, 32, tmp_path)
     assert Path(again.info["onnx_graph"]).stat().st_mtime_ns == made  # quantised once
+    graph.write_bytes(b"not a graph")
+    encoders.build("onnx-int8", minilm, 32, tmp_path)
+    assert graph.stat().st_size > 1000  # a corrupt cached file is made again, not used
+    assert sorted(p.name for p in graph.parent.iterdir()) == ["fused_operators.txt", "model-int8.onnx", "model.onnx"]
     cosine = (encoder.encode(mlqa_slice, "query: ") * reference).sum(axis=1)
     assert 0.95 < cosine.min() < 0.99999, cosine.min()  # close to fp32, yet not the fp32 result
     assert vocabulary.encoding_class("onnx-int8") == "onnx-int8"  # its runs are never pooled with fp32 ones

@@ -5,7 +5,8 @@ question and candidate of each dataset (prompts included, the same texts and bat
 every contender, one after another in this process after a warm-up), then ranks them with
 hybridir's exact metrics. It reports texts/s, the ratio to plain encode, the smallest cosine to
 the plain fp32 embeddings and every Mono / Cross / Multi mAP (macro and micro) difference, and
-writes ``bench/results/backends-<date>-<cpu>.{json,md}`` with the CPU model and flags.
+writes ``bench/results/backends-<date>-<model>-<machine>.{json,md}`` with the CPU model and flags
+(the machine label keeps two CPUs measured on one day apart).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hybridir_core.data import load_lareqa
 from hybridir_core.models import load_model
 from hybridir_core.paths import REPO_ROOT
 
-from .common import write_result
+from .common import machine_info, machine_label, write_result
 
 MAP_KEEP = 0.002
 KEYS = ("mono_map", "cross_map", "multi_map", "mono_map_micro", "cross_map_micro", "multi_map_micro")
@@ -126,7 +127,8 @@ def main() -> None:
               "bf16_flags": sorted({"avx512_bf16", "amx_bf16"} & encoders.cpu_flags()),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
-    write_result(args.out, f"backends-{result['date']}-{args.model}", result, markdown(result))
+    name = f"backends-{result['date']}-{args.model}-{machine_label(machine_info())}"
+    write_result(args.out, name, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Variants (one change each from the baseline: fp32, torch's default threads, 128 
   elsewhere skipped with the reason;
 - ``compile``: ``torch.compile`` through the trainer's ``torch_compile``.
 
-Writes ``bench/results/train-speed-<date>-<model>.{json,md}`` with the CPU model and flags.
+Writes ``bench/results/train-speed-<date>-<model>-<machine>.{json,md}`` with the CPU model and flags.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hybridir_core.paths import REPO_ROOT
 
-from .common import machine_info, run_task, versions, write_result
+from .common import machine_info, machine_label, run_task, versions, write_result
 
 VARIANTS = {
     "baseline": {},
@@ -155,7 +155,8 @@ def main() -> None:
     checked = fast and args.validate_steps
     result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if checked else {}
     result["candidates"] = fast
-    write_result(args.out, f"train-speed-{result['date']}-{args.model}", result, markdown(result))
+    name = f"train-speed-{result['date']}-{args.model}-{machine_label(result['machine'])}"
+    write_result(args.out, name, result, markdown(result))
 
 
 if __name__ == "__main__":

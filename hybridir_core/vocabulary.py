@@ -47,8 +47,10 @@ EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "bac
 TRAIN_PROTOCOL = ("corpus", "xnli_pairs", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files",
                   "hf_split", "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
                   "weight_decay", "warmup_ratio", "mnrl_scale", "max_seq_length", "freeze_embeddings",
-                  "validation_items", "early_stopping_patience")
-"""The ``TrainConfig`` fields of a protocol; model, sampling strategy, α and seed make the recipe."""
+                  "validation_items", "early_stopping_patience", "precision")
+"""The ``TrainConfig`` fields of a protocol; model, sampling strategy, α and seed make the recipe.
+``precision`` is one: bf16 autocast trains other weights than fp32, so its seeds never pool
+with fp32 ones (the speed benchmark offers bf16 where the CPU has it natively)."""
 SAMPLING_PROTOCOL = ("mix", "cross_pair_per_batch")
 
 
@@ -98,8 +100,8 @@ def protocol_of(run: Run) -> dict[str, Any]:
 
     Evaluation: datasets, languages, questions per language, context, encoding backend.
     Training: corpus, languages, steps, batch size, learning rate, schedule, loss scale,
-    sequence length, frozen embeddings, validation split, early stopping, and the sampler's mix
-    (None for a zero-shot run). Model, sampling strategy, α and seed are the recipe, not the
+    sequence length, frozen embeddings, validation split, early stopping, precision, and the
+    sampler's mix (None for a zero-shot run). Model, sampling strategy, α and seed are the recipe, not the
     protocol.
     """
     evaluation = _fields(run.config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
@@ -115,7 +117,7 @@ def protocol_of(run: Run) -> dict[str, Any]:
 
 
 LOSSY_BACKENDS = ("int8", "onnx-int8", "fp16")
-"""Backends whose runs are not pooled with fp32 ones: int8 changes results; fp16 (CUDA) passes
+"""Backends whose runs are not pooled with fp32 ones: int8 and onnx-int8 change results; fp16 (CUDA) passes
 the cosine gate but has not been measured against fp32 mAP in bench/ (no GPU there yet)."""
 
 
@@ -147,13 +149,15 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
 
 
 def trained_on_label(training: dict[str, Any] | None) -> str:
-    """The training protocol in words: ``zero-shot``, ``xquad · 200 steps``, ``xnli (all pairs) · 300 steps``."""
+    """The training protocol in words: ``zero-shot``, ``xquad · 200 steps``, ``xnli (all pairs) · 300 steps``,
+    ``xquad · 200 steps · bf16`` (a precision other than fp32 is named)."""
     if not training:
         return ZERO_SHOT
     corpus = str(training.get("corpus") or "?")
     if "xnli" in corpus.split("+") and training.get("xnli_pairs") == "all":
         corpus += " (all pairs)"
-    return f"{corpus} · {training.get('steps')} steps"
+    precision = training.get("precision")
+    return f"{corpus} · {training.get('steps')} steps" + (f" · {precision}" if precision not in (None, "fp32") else "")
 
 
 def describe_run(run: Run) -> dict[str, Any]:

@@ -177,17 +177,21 @@ def test_protocol_fields_separate_training_setups():
     from hybridir_core import runs, vocabulary
     from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
 
-    def run(lr=3e-5, seed=0, languages=None, alpha=0.5, report_to=()):
+    def run(lr=3e-5, seed=0, languages=None, alpha=0.5, report_to=(), precision="fp32"):
         train = TrainConfig(learning_rate=lr, seed=seed, sampling=SamplingConfig("hybrid", alpha),
-                            report_to=report_to)
+                            report_to=report_to, precision=precision)
         config = {"model": {"name": "m"}, "eval": EvalConfig(languages=languages).to_dict(), "train": train.to_dict()}
         return runs.Run(Path("r"), config, {}, pd.DataFrame())
 
     ids = {name: vocabulary.protocol_id(vocabulary.protocol_of(r)) for name, r in {
         "base": run(), "seed": run(seed=3), "alpha": run(alpha=0.25), "logging": run(report_to=("tensorboard",)),
-        "lr": run(lr=1e-3), "subset": run(languages=("de", "en"))}.items()}
+        "lr": run(lr=1e-3), "subset": run(languages=("de", "en")), "bf16": run(precision="bf16")}.items()}
     assert ids["base"] == ids["seed"] == ids["alpha"] == ids["logging"]  # recipe or bookkeeping, not protocol
-    assert len({ids["base"], ids["lr"], ids["subset"]}) == 3
+    assert len({ids["base"], ids["lr"], ids["subset"], ids["bf16"]}) == 4  # bf16 training never pools with fp32
+    assert vocabulary.describe_protocol(run(precision="bf16"))["trained_on"] == "xnli · 200 steps · bf16"
+    old_file = run()
+    del old_file.config["train"]["precision"]  # a run file without the field: fp32, the default
+    assert vocabulary.protocol_id(vocabulary.protocol_of(old_file)) == ids["base"]
     assert vocabulary.evaluation_label(vocabulary.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
     assert vocabulary.evaluation_label(EvalConfig().to_dict()) == "full"
     # every backend whose runs form their own protocol is named; gate-proven ones are not

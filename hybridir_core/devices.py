@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import PRECISIONS
 
-__all__ = ["PRECISIONS", "cpu_flags", "cpu_has_native_bf16", "precision_flags"]
+__all__ = ["PRECISIONS", "cpu_flags", "cpu_has_native_bf16", "cpu_model", "cpu_record", "precision_flags"]
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -29,6 +29,25 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
         if key.strip() == "flags":
             return set(value.split())
     return set()
+
+
+def cpu_model(cpuinfo: Path = CPUINFO) -> str | None:
+    """The CPU's ``model name`` in ``cpuinfo`` (None where unreadable)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return None
+
+
+def cpu_record(cpuinfo: Path = CPUINFO) -> dict[str, object]:
+    """The CPU as a run records it: model name and its native bf16 flags (which decide the
+    ``auto`` encoder and a student's distillation precision, so numbers can differ by CPU)."""
+    return {"model": cpu_model(cpuinfo), "bf16_flags": sorted(cpu_flags(cpuinfo) & set(CPU_BF16_FLAGS))}
 
 
 def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:

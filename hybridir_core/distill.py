@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .corpora import TATOEBA_CODES, XNLI_LANGUAGES, load_tatoeba, load_xnli
+from .devices import cpu_record
+from .encoders import has_native_bf16
 
 logger = logging.getLogger(__name__)
 CARD = "build_card.json"
@@ -169,7 +171,9 @@ def distill_student(teacher_dir: Path, out_dir: Path, work_dir: Path, config: Di
             "texts": {"total": len(texts), "validation": config.validation_texts, **counts,
                       "sampled_from": sum(counts.values())},
             "validation_mse": history, "final_validation_mse": history[-1]["eval_loss"] if history else None,
-            "wall_seconds": round(time.perf_counter() - started, 1), "versions": _versions()}
+            "wall_seconds": round(time.perf_counter() - started, 1), "versions": _versions(),
+            # what makes two builds of one student differ between machines
+            "precision": "bf16" if _bf16() else "fp32", "cpu": cpu_record()}
     (out_dir / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
 
@@ -185,7 +189,6 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
     from sentence_transformers.sentence_transformer.losses import MSELoss
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .encoders import has_native_bf16
     from .sampling import LengthGroupedBatchSampler
 
     grouped = functools.partial(LengthGroupedBatchSampler, tokenizer=student.tokenizer)
@@ -196,7 +199,7 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
         per_device_eval_batch_size=config.batch_size, learning_rate=config.learning_rate,
         warmup_steps=0.05, seed=config.seed, eval_strategy="steps", eval_steps=eval_every,
         save_strategy="steps", save_steps=eval_every, save_total_limit=1, logging_steps=eval_every,
-        report_to="none", use_cpu=cpu, bf16=has_native_bf16() if cpu else torch.cuda.is_bf16_supported(),
+        report_to="none", use_cpu=cpu, bf16=_bf16(),
         dataloader_drop_last=True, **({"batch_sampler": grouped} if config.length_grouped else {}),
     )
     trainer = SentenceTransformerTrainer(model=student, args=args, train_dataset=train_ds,
@@ -210,6 +213,13 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
     if not history or history[-1]["step"] != trainer.state.global_step:
         history.append({"step": trainer.state.global_step, "eval_loss": trainer.evaluate()["eval_loss"]})
     return history, (int(last.rsplit("-", 1)[-1]) if last else None)
+
+
+def _bf16() -> bool:
+    """Distil in bf16 where the hardware has it natively (a CPU's AVX512-BF16/AMX, a CUDA GPU's)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else has_native_bf16()
 
 
 def _versions() -> dict[str, str]:

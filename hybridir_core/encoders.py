@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import EVAL_BACKENDS
+from .devices import CPU_BF16_FLAGS, cpu_flags
 
 logger = logging.getLogger(__name__)
 OnBatch = Callable[[int, int], None]
@@ -54,22 +55,10 @@ class BackendUnavailable(RuntimeError):
     """A backend that cannot run here (missing library, CPU without bf16, unsupported model)."""
 
 
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of this machine (empty where /proc/cpuinfo is absent)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 def has_native_bf16(flags: set[str] | None = None) -> bool:
     """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16)."""
     flags = cpu_flags() if flags is None else flags
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    return bool(set(CPU_BF16_FLAGS) & flags)
 
 
 @dataclass

@@ -24,6 +24,7 @@ import pandas as pd
 from . import bias, encoders, metrics, ranking, runs
 from .config import EvalConfig
 from .data import LareqaData, load_lareqa
+from .devices import cpu_record
 from .paths import REPO_ROOT
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def environment_info() -> dict[str, Any]:
         },
         "git_commit": commit,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu": cpu_record(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

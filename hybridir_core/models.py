@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -118,11 +119,32 @@ class LoadedModel:
         """The model as a run's ``config.json`` records it."""
         spec = self.spec
         out = {"name": spec.name, "local_dir": str(self.local_dir), "source": spec.source,
-               "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale}
+               "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale,
+               "weights": weights_fingerprint(self.local_dir)}
         if spec.source == "hub":  # the snapshot folder of the Hugging Face cache is the commit
             snapshot = self.local_dir.parent.name == "snapshots"
             out.update(hub_id=spec.hub_id, revision=self.local_dir.name if snapshot else None)
         return out
+
+
+def weights_fingerprint(model_dir: Path) -> str | None:
+    """sha256 (16 hex) of a model folder's weight files, None where it has none.
+
+    A student is rebuilt on each fresh machine and its build depends on the CPU (bf16
+    distillation where native), so two runs of ``me5-small-d2`` may start from different
+    weights; the fingerprint says which (hidden folders such as the ONNX cache are skipped).
+    """
+    files = sorted(f for f in Path(model_dir).rglob("*") if f.suffix in (".safetensors", ".bin") and f.is_file()
+                   and not any(part.startswith(".") for part in f.relative_to(model_dir).parts))
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(model_dir).as_posix().encode())
+        with f.open("rb") as fh:
+            for block in iter(functools.partial(fh.read, 1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 _Q, _P = E5_PROMPTS["query"], E5_PROMPTS["passage"]

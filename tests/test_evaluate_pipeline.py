@@ -75,6 +75,8 @@ def test_run_files_follow_the_contract(constant_run):
     config = json.loads((out / "config.json").read_text())
     assert config["schema_version"] == 1 and config["eval"]["limit_per_lang"] == 40
     assert config["versions"]["torch"]
+    assert set(config["cpu"]) == {"model", "bf16_flags"}  # what decides the encoder and bf16 paths
+    assert "weights" in config["model"]  # which build of the model (None for a folder without weight files)
     assert not list(out.glob(".*.tmp"))
 
 

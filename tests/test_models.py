@@ -263,3 +263,18 @@ def test_me5_static_loads_and_encodes(model_cache, me5_small):
     assert emb.shape == (3, models.STATIC_PCA_DIMS) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert loaded.model.prompts["query"] == "query: "
+
+
+def test_weights_fingerprint_names_the_weights_and_nothing_else(tmp_path):
+    model = tmp_path / "m"
+    (model / "0_StaticEmbedding").mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"layer weights")
+    (model / "0_StaticEmbedding" / "model.safetensors").write_bytes(b"embeddings")
+    first = models.weights_fingerprint(model)
+    (model / ".onnx" / "k").mkdir(parents=True)  # the exported-graph cache and the config are not weights
+    (model / ".onnx" / "k" / "model.safetensors").write_bytes(b"cache")
+    (model / "config.json").write_text("{}")
+    assert models.weights_fingerprint(model) == first and len(first) == 16
+    (model / "model.safetensors").write_bytes(b"layer weightZ")  # another build of the same student
+    assert models.weights_fingerprint(model) != first
+    assert models.weights_fingerprint(tmp_path / "empty") is None

@@ -12,7 +12,6 @@ writes ``bench/results/backends-<date>-<model>-<machine>.{json,md}`` with the CP
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from datetime import date
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from hybridir_core import encoders, evaluate, ranking
 from hybridir_core.data import load_lareqa
+from hybridir_core.devices import cpu_record
 from hybridir_core.models import load_model
 from hybridir_core.paths import REPO_ROOT
 
@@ -28,13 +28,6 @@ from .common import machine_info, machine_label, write_result
 
 MAP_KEEP = 0.002
 KEYS = ("mono_map", "cross_map", "multi_map", "mono_map_micro", "cross_map_micro", "multi_map_micro")
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def plain_encode(model, texts, prompt, batch_size):
@@ -123,8 +116,9 @@ def main() -> None:
     import torch
 
     loaded = load_model(args.model)
-    result = {"model": args.model, "cpu": cpu_name(), "date": date.today().isoformat(),
-              "bf16_flags": sorted({"avx512_bf16", "amx_bf16"} & encoders.cpu_flags()),
+    cpu = cpu_record()
+    result = {"model": args.model, "cpu": cpu["model"] or "unknown CPU", "date": date.today().isoformat(),
+              "bf16_flags": cpu["bf16_flags"],
               "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
     name = f"backends-{result['date']}-{args.model}-{machine_label(machine_info())}"

@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--validate-steps", type=int, default=300, help="0: measure throughput only")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
-    from hybridir_core.encoders import cpu_flags
+    from hybridir_core.devices import cpu_flags
 
     workdir = Path(tempfile.mkdtemp(prefix="hybridir-train-speed-"))
     result = {"model": args.model, "date": date.today().isoformat(), "machine": machine_info(),

@@ -18,30 +18,27 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
-    """The CPU feature flags of the first ``flags`` line of ``cpuinfo`` (empty where unreadable)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return set()
-
-
-def cpu_model(cpuinfo: Path = CPUINFO) -> str | None:
-    """The CPU's ``model name`` in ``cpuinfo`` (None where unreadable)."""
+def _first_field(cpuinfo: Path, key: str) -> str | None:
+    """The value of the first ``key`` line of ``cpuinfo`` (None where unreadable or absent)."""
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
+        name, _, value = line.partition(":")
+        if name.strip() == key:
             return value.strip()
     return None
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
+    """The CPU feature flags of the first ``flags`` line of ``cpuinfo`` (empty where unreadable)."""
+    return set((_first_field(cpuinfo, "flags") or "").split())
+
+
+def cpu_model(cpuinfo: Path = CPUINFO) -> str | None:
+    """The CPU's ``model name`` in ``cpuinfo`` (None where unreadable)."""
+    return _first_field(cpuinfo, "model name")
 
 
 def cpu_record(cpuinfo: Path = CPUINFO) -> dict[str, object]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridir_core.devices import cpu_model
 from hybridir_core.paths import REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "bench"
@@ -376,14 +377,7 @@ def run_task(task: str, args: dict, workdir: Path, isolate: bool = True,
 
 def machine_info() -> dict:
     """CPU, cores, memory and the platform, to print beside every number."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.processor() or ""
     mem_gb = None
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

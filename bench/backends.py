@@ -116,12 +116,12 @@ def main() -> None:
     import torch
 
     loaded = load_model(args.model)
-    cpu = cpu_record()
-    result = {"model": args.model, "cpu": cpu["model"] or "unknown CPU", "date": date.today().isoformat(),
-              "bf16_flags": cpu["bf16_flags"],
+    machine = machine_info()
+    result = {"model": args.model, "cpu": machine["cpu"] or "unknown CPU", "date": date.today().isoformat(),
+              "bf16_flags": cpu_record()["bf16_flags"],
               "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
-    name = f"backends-{result['date']}-{args.model}-{machine_label(machine_info())}"
+    name = f"backends-{result['date']}-{args.model}-{machine_label(machine)}"
     write_result(args.out, name, result, markdown(result))
 
 

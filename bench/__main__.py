@@ -1,8 +1,9 @@
-"""``python -m bench --quick`` (a few minutes) or ``--full`` (about 20 minutes on 2 cores).
+"""``python -m bench --quick`` (a few minutes) or ``--full`` (about 2 hours on 2 cores).
 
-Runs the parts in order (evaluation, encoding, training, scaling), each contender in its own
-process, then writes ``bench/results/<date>-<machine>[-<mode>].json`` and ``.md``; a full run
-also rewrites the results section of ``bench/README.md``.
+Runs the parts in order (evaluation, encoding, training, scaling, encoder backends, training
+speed), each contender in its own process, then writes
+``bench/results/<date>-<machine>[-<mode>].json`` and ``.md``; a full run also rewrites the
+results section of ``bench/README.md`` (``--no-readme`` keeps it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import encode_bench, eval_bench, report, scaling, train_bench
+from . import backends, encode_bench, eval_bench, report, scaling, train_bench, train_speed
 from .common import (
     BENCH_DIR,
     DEFAULT_MODEL,
@@ -30,7 +31,7 @@ from .common import (
     versions,
 )
 
-PARTS = ("eval", "encode", "train", "scaling")
+PARTS = ("eval", "encode", "train", "scaling", "backends", "train-speed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--profile", choices=sorted(PROFILES), help=argparse.SUPPRESS)
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"registry name or ST directory (default {DEFAULT_MODEL})")
+    parser.add_argument("--backends-model", default="me5-small",
+                        help="model of part 5, encoder backends (default me5-small, the 12-layer teacher)")
+    parser.add_argument("--train-speed-model", default="me5-small-d2",
+                        help="model of part 6, training speed (default me5-small-d2, the smallest rung)")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
@@ -96,6 +101,10 @@ def run(argv: list[str] | None = None) -> dict:
             results["parts"]["train"] = train_bench.run(profile, model, workdir, isolate)
         if "scaling" in parts:
             results["parts"]["scaling"] = scaling.run(profile, model, workdir, isolate)
+        if "backends" in parts:
+            results["parts"]["backends"] = backends.run(profile, args.backends_model, workdir, isolate)
+        if "train-speed" in parts:
+            results["parts"]["train-speed"] = train_speed.run(profile, args.train_speed_model, workdir, isolate)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     e2e = results["parts"].get("eval", {}).get("contenders", {}).get("hybridir_e2e", {})

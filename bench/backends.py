@@ -1,6 +1,7 @@
-"""Encoder backends against plain ``SentenceTransformer.encode`` on whole datasets (issue 12).
+"""Part 5: encoder backends against plain ``SentenceTransformer.encode`` on whole datasets (issue 12).
 
-``python -m bench.backends --model me5-small --datasets mlqa-r xquad-r`` encodes every
+``python -m bench --full --parts backends`` (or, for other backend lists,
+``python -m bench.backends --model me5-small --datasets mlqa-r xquad-r``) encodes every
 question and candidate of each dataset (prompts included, the same texts and batch size for
 every contender, one after another in this process after a warm-up), then ranks them with
 hybridir's exact metrics. It reports texts/s, the ratio to plain encode, the smallest cosine to
@@ -17,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hybridir_core import encoders, evaluate, ranking
 from hybridir_core.data import load_lareqa
@@ -24,9 +26,10 @@ from hybridir_core.devices import cpu_record
 from hybridir_core.models import load_model
 from hybridir_core.paths import REPO_ROOT
 
-from .common import machine_info, machine_label, write_result
+from .common import DataSpec, Profile, load_data, machine_info, machine_label, ratio, run_task, write_result
 
 MAP_KEEP = 0.002
+TARGET_RATIO = 2.0
 KEYS = ("mono_map", "cross_map", "multi_map", "mono_map_micro", "cross_map_micro", "multi_map_micro")
 
 
@@ -50,8 +53,8 @@ def aggregates(data, q_emb, c_emb) -> dict[str, float]:
     return {k: summary[k] for k in KEYS}
 
 
-def run_dataset(loaded, name: str, backends: list[str], batch_size: int) -> dict:
-    data = load_lareqa(name)
+def run_dataset(loaded, data, name: str, backends: list[str], batch_size: int) -> dict:
+    """Plain encode, then each backend, on every question and candidate of ``data``."""
     model, spec = loaded.model, loaded.spec
     q_texts, c_texts = data.questions["text"].tolist(), data.candidates["text"].tolist()
     n_texts = len(q_texts) + len(c_texts)
@@ -59,7 +62,7 @@ def run_dataset(loaded, name: str, backends: list[str], batch_size: int) -> dict
     (q0, t_q), (c0, t_c) = (timed(plain_encode, model, q_texts, spec.query_prompt, batch_size),
                             timed(plain_encode, model, c_texts, spec.passage_prompt, batch_size))
     base = aggregates(data, q0, c0)
-    out = {"n_texts": n_texts, "plain": {"seconds": round(t_q + t_c, 2),
+    out = {"n_texts": n_texts, "threads": torch.get_num_threads(), "plain": {"seconds": round(t_q + t_c, 2),
                                          "texts_per_second": round(n_texts / (t_q + t_c), 2), **base}}
     for backend in backends:
         started = time.perf_counter()
@@ -87,6 +90,47 @@ def run_dataset(loaded, name: str, backends: list[str], batch_size: int) -> dict
     return out
 
 
+def task_dataset(model: str, data: dict, label: str, backends: list[str], batch_size: int) -> dict:
+    """One dataset slice, plain encode and every backend, in a fresh process (``run_task``)."""
+    return run_dataset(load_model(model), load_data(data), label, backends, batch_size)
+
+
+def data_label(spec: DataSpec) -> str:
+    """``mlqa-r`` for a whole dataset, ``mlqa-r (de+en, 100 per language)`` for a slice."""
+    if not spec.languages and not spec.limit_per_lang:
+        return spec.dataset
+    langs = "+".join(spec.languages) if spec.languages else "all languages"
+    return f"{spec.dataset} ({langs}" + (f", {spec.limit_per_lang} per language)" if spec.limit_per_lang else ")")
+
+
+def run(profile: Profile, model: str, workdir: Path, isolate: bool = True) -> dict:
+    """Part 5: every backend of ``profile.backends`` on each of ``profile.backends_data``; the ratios."""
+    res: dict = {"model": model, "cpu": machine_info()["cpu"] or "unknown CPU", "date": date.today().isoformat(),
+                 "bf16_flags": cpu_record()["bf16_flags"], "batch_size": profile.batch_size, "datasets": {}}
+    for spec in profile.backends_data:
+        label = data_label(spec)
+        print(f"part 5: {label}, plain encode then {', '.join(profile.backends)}", flush=True)
+        res["datasets"][label] = run_task("bench.backends:task_dataset", dict(
+            model=model, data=spec.to_dict(), label=label, backends=list(profile.backends),
+            batch_size=profile.batch_size), workdir, isolate)
+    res["threads"] = next((d.get("threads") for d in res["datasets"].values() if "threads" in d), None)
+    res["ratios"] = [vars(r) for label, ds in res["datasets"].items() if "auto" in ds for r in ratios(label, ds)]
+    return res
+
+
+def ratios(label: str, ds: dict) -> list:
+    """The default encoder's speed-up over plain encode, and its largest mAP difference."""
+    auto, plain = ds["auto"], ds["plain"]
+    speed = ratio("backends", f"default encoder vs plain encode, {label} (texts/s)",
+                  auto["texts_per_second"], plain["texts_per_second"], ">=", TARGET_RATIO,
+                  f"{auto['texts_per_second']} texts/s ({auto['chosen']})", f"{plain['texts_per_second']} texts/s",
+                  f"{ds['n_texts']:,} texts, min cosine {auto['min_cosine']:.5f}")
+    drift = ratio("backends", f"largest mAP difference, default encoder vs fp32, {label}",
+                  auto["max_abs_map_diff"], 1.0, "<=", MAP_KEEP, auto["chosen"], "plain fp32",
+                  "Mono / Cross / Multi, macro and micro")
+    return [speed, drift]
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Encoder backends vs plain encode ({result['model']}, {result['cpu']})", "",
              f"CPU flags used by the gate: {', '.join(result['bf16_flags']) or 'none'}; "
@@ -94,8 +138,11 @@ def markdown(result: dict) -> str:
              "| dataset | backend (chosen) | texts/s | plain texts/s | ratio | min cosine | max abs Δ mAP "
              "| Δ Mono / Cross / Multi (macro) | kept within 0.002 |", "|---|---|---|---|---|---|---|---|---|"]
     for name, ds in result["datasets"].items():
+        if "error" in ds:
+            lines.append(f"| {name} | error: {ds['error'][:160]} | | | | | | | |")
+            continue
         for backend, r in ds.items():
-            if backend in ("plain", "n_texts"):
+            if backend in ("plain", "n_texts", "threads", "isolated", "process_wall_seconds"):
                 continue
             d = r["map_diff"]
             lines.append(f"| {name} | {backend} ({r['chosen']}) | {r['texts_per_second']} | "
@@ -113,14 +160,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
-    import torch
-
     loaded = load_model(args.model)
     machine = machine_info()
     result = {"model": args.model, "cpu": machine["cpu"] or "unknown CPU", "date": date.today().isoformat(),
               "bf16_flags": cpu_record()["bf16_flags"],
               "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-              "datasets": {name: run_dataset(loaded, name, args.backends, args.batch_size) for name in args.datasets}}
+              "datasets": {name: run_dataset(loaded, load_lareqa(name), name, args.backends, args.batch_size)
+                           for name in args.datasets}}
     name = f"backends-{result['date']}-{args.model}-{machine_label(machine)}"
     write_result(args.out, name, result, markdown(result))
 

@@ -83,6 +83,12 @@ class Profile:
         train_warmup_steps: untimed steps first (allocator, thread pools).
         train_items: XNLI premise groups to train on (None: all 2,500).
         encode_repeats: rounds of the encoding variants; each keeps its fastest round.
+        backends_data: part 5's slices (the full mode: all of MLQA-R and of XQuAD-R).
+        backends: part 5's encoders beside plain encode (``auto`` is the default one).
+        train_speed_variants: part 6's training variants (``bench.train_speed.VARIANTS``).
+        train_speed_steps: part 6's steps per variant.
+        train_speed_validate_steps: steps of the validation-loss check of a variant reaching
+            1.3x (0: none, and nothing is adopted).
     """
 
     name: str
@@ -101,11 +107,18 @@ class Profile:
     encode_repeats: int = 1
     batch_size: int = 64
     chunk_size: int = 512
+    backends_data: tuple[DataSpec, ...] = (DataSpec("mlqa-r", ("de", "en", "zh"), 100),
+                                           DataSpec("xquad-r", ("de", "en", "zh"), 100))
+    backends: tuple[str, ...] = ("auto", "onnx")
+    train_speed_variants: tuple[str, ...] = ("baseline", "threads-1", "seq-64", "bf16", "compile")
+    train_speed_steps: int = 5
+    train_speed_validate_steps: int = 0
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items()}
         out["eval_data"] = self.eval_data.to_dict()
         out["encode_data"] = self.encode_data.to_dict()
+        out["backends_data"] = [spec.to_dict() for spec in self.backends_data]
         return out
 
 
@@ -118,6 +131,8 @@ PROFILES = {
         scaling_sizes=(1000, 2000, 5000, 10_000, 20_000), scaling_queries=1100,
         synthetic_sizes=(100_000, 250_000, 500_000, 1_000_000), synthetic_queries=200,
         train_steps=30, train_warmup_steps=3, train_items=None, encode_repeats=2,
+        backends_data=(DataSpec("mlqa-r"), DataSpec("xquad-r")), train_speed_steps=30,
+        train_speed_validate_steps=300,
     ),
     # For the harness' own tests: seconds, not minutes.
     "tiny": Profile(
@@ -125,6 +140,8 @@ PROFILES = {
         encode_data=DataSpec("xquad-r", ("de", "en"), 10), scaling_sizes=(300, 600, 1200),
         scaling_queries=30, synthetic_sizes=(2000, 4000), synthetic_queries=8,
         train_steps=2, train_warmup_steps=1, train_batch_size=8, train_items=64,
+        backends_data=(DataSpec("xquad-r", ("de", "en"), 10),), backends=("auto",),
+        train_speed_variants=("baseline", "seq-64"), train_speed_steps=2, train_speed_validate_steps=2,
     ),
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from . import backends, train_speed
+
 README_START = "<!-- bench:results:start -->"
 README_END = "<!-- bench:results:end -->"
 
@@ -151,6 +153,10 @@ def markdown(results: dict) -> str:
     if sc.get("growth"):
         head += ["", "Scaling (time exponent = slope of log time on log pool size; 1 linear, 2 quadratic):",
                  "", growth_table(sc)]
+    if parts.get("backends", {}).get("datasets"):
+        head += ["", backends.markdown(parts["backends"]).replace("# ", "Part 5, ", 1)]
+    if parts.get("train-speed", {}).get("throughput"):
+        head += ["", train_speed.markdown(parts["train-speed"]).replace("# ", "Part 6, ", 1)]
     return "\n".join(head) + "\n"
 
 

@@ -1,6 +1,7 @@
-"""Training throughput options against default CPU training (issue 12, item 2).
+"""Part 6: training throughput options against default CPU training (issue 12, item 2).
 
-``python -m bench.train_speed --model me5-small-d2`` trains the study's protocol (XQuAD-R QA
+``python -m bench --full --parts train-speed`` (or ``python -m bench.train_speed --model
+me5-small-d2`` for other variant lists) trains the study's protocol (XQuAD-R QA
 triplets, hybrid α = 0.5, batch 32) with ``train.train_model`` once per variant, each in its
 own process, one after another, and reports pairs/s (``pairs_per_second_clean`` of
 ``train_stats.json``: training steps only, validation excluded) and the ratio to the baseline
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from hybridir_core.paths import REPO_ROOT
 
-from .common import machine_info, machine_label, run_task, versions, write_result
+from .common import Profile, machine_info, machine_label, ratio, run_task, versions, write_result
 
 VARIANTS = {
     "baseline": {},
@@ -82,13 +83,15 @@ def skip_reason(variant: str) -> str | None:
     return None
 
 
-def measure(model: str, variants: list[str], steps: int, workdir: Path) -> dict:
+def measure(model: str, variants: list[str], steps: int, workdir: Path, isolate: bool = True) -> dict:
+    """Pairs/s of the baseline and each variant, ``steps`` steps each, one process each."""
     out = {}
     for variant in ["baseline", *[v for v in variants if v != "baseline"]]:
         reason = skip_reason(variant)
         print(f"train-speed: {variant} ({steps} steps)" + (f": skipped, {reason}" if reason else ""), flush=True)
         out[variant] = {"skipped": reason} if reason else run_task(
-            "bench.train_speed:task_variant", {"model": model, "variant": variant, "steps": steps}, workdir)
+            "bench.train_speed:task_variant", {"model": model, "variant": variant, "steps": steps}, workdir,
+            isolate)
     base = out["baseline"].get("pairs_per_second")
     for record in out.values():
         if record.get("pairs_per_second") and base:
@@ -96,13 +99,13 @@ def measure(model: str, variants: list[str], steps: int, workdir: Path) -> dict:
     return out
 
 
-def validate(model: str, candidates: list[str], steps: int, workdir: Path) -> dict:
+def validate(model: str, candidates: list[str], steps: int, workdir: Path, isolate: bool = True) -> dict:
     """Final validation loss after ``steps`` steps: baseline and each candidate."""
     out = {}
     for variant in ["baseline", *candidates]:
         print(f"train-speed: validating {variant} ({steps} steps)", flush=True)
         out[variant] = run_task("bench.train_speed:task_variant",
-                                {"model": model, "variant": variant, "steps": steps}, workdir)
+                                {"model": model, "variant": variant, "steps": steps}, workdir, isolate)
     base = out["baseline"].get("final_validation_loss")
     for variant in candidates:
         loss = out[variant].get("final_validation_loss")
@@ -110,6 +113,52 @@ def validate(model: str, candidates: list[str], steps: int, workdir: Path) -> di
             out[variant]["loss_change"] = round(loss / base - 1, 4)
             out[variant]["adopt"] = abs(loss / base - 1) <= LOSS_TOLERANCE
     return out
+
+
+def study(model: str, variants: list[str], steps: int, validate_steps: int, workdir: Path,
+          isolate: bool = True) -> dict:
+    """Throughput of every variant, then the validation-loss check of those reaching 1.3x."""
+    from hybridir_core.devices import cpu_flags
+
+    result = {"model": model, "date": date.today().isoformat(), "machine": machine_info(),
+              "cpu_flags": sorted({"avx512_bf16", "amx_bf16", "avx512f", "avx2"} & cpu_flags()),
+              "versions": versions(), "steps": steps, "validate_steps": validate_steps,
+              "throughput": measure(model, variants, steps, workdir, isolate)}
+    fast = [v for v, r in result["throughput"].items() if v != "baseline" and r.get("ratio", 0) >= ADOPT_RATIO]
+    result["validation"] = validate(model, fast, validate_steps, workdir, isolate) if fast and validate_steps else {}
+    result["candidates"] = fast
+    result["adopted"] = [v for v in fast if result["validation"].get(v, {}).get("adopt")]
+    return result
+
+
+def run(profile: Profile, model: str, workdir: Path, isolate: bool = True) -> dict:
+    """Part 6: ``study`` with the profile's variants and steps; one ratio row per variant."""
+    res = study(model, list(profile.train_speed_variants), profile.train_speed_steps,
+                profile.train_speed_validate_steps, workdir, isolate)
+    res["ratios"] = [vars(variant_ratio(name, r, res)) for name, r in res["throughput"].items() if name != "baseline"]
+    return res
+
+
+def variant_ratio(name: str, record: dict, result: dict):
+    """A variant's pairs/s over the baseline's; met only when adopted (1.3x and the loss check)."""
+    base = result["throughput"]["baseline"].get("pairs_per_second")
+    checked = result["validation"].get(name, {})
+    if record.get("skipped"):
+        note = f"skipped: {record['skipped'][:80]}"
+    elif "loss_change" in checked:
+        note = (f"validation loss {checked['loss_change']:+.1%} after {result['validate_steps']} steps: "
+                + ("adopted" if checked.get("adopt") else f"not adopted (limit {LOSS_TOLERANCE:.0%})"))
+    elif record.get("ratio", 0) >= ADOPT_RATIO:
+        note = "not validated (no validation steps): not adopted"
+    else:
+        note = "below 1.3x: not adopted"
+    row = ratio("train-speed", f"training with {name} vs fp32 baseline (pairs/s, {result['model']})",
+                record.get("pairs_per_second"), base, ">=", ADOPT_RATIO, f"{record.get('pairs_per_second')} pairs/s",
+                f"{base} pairs/s", note)
+    row.target = f">= {ADOPT_RATIO:g} and validation loss within {LOSS_TOLERANCE:.0%}"
+    if row.passed:  # fast enough is not enough: met only when the loss check adopted it
+        row.passed = name in result["adopted"]
+    return row
 
 
 def markdown(result: dict) -> str:
@@ -144,17 +193,8 @@ def main() -> None:
     parser.add_argument("--validate-steps", type=int, default=300, help="0: measure throughput only")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
-    from hybridir_core.devices import cpu_flags
-
     workdir = Path(tempfile.mkdtemp(prefix="hybridir-train-speed-"))
-    result = {"model": args.model, "date": date.today().isoformat(), "machine": machine_info(),
-              "cpu_flags": sorted({"avx512_bf16", "amx_bf16", "avx512f", "avx2"} & cpu_flags()),
-              "versions": versions(), "steps": args.steps, "validate_steps": args.validate_steps,
-              "throughput": measure(args.model, args.variants, args.steps, workdir)}
-    fast = [v for v, r in result["throughput"].items() if v != "baseline" and r.get("ratio", 0) >= ADOPT_RATIO]
-    checked = fast and args.validate_steps
-    result["validation"] = validate(args.model, fast, args.validate_steps, workdir) if checked else {}
-    result["candidates"] = fast
+    result = study(args.model, args.variants, args.steps, args.validate_steps, workdir)
     name = f"train-speed-{result['date']}-{args.model}-{machine_label(result['machine'])}"
     write_result(args.out, name, result, markdown(result))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import __main__ as bench_main
-from bench import eval_bench, report, scaling
+from bench import eval_bench, report, scaling, train_speed
 from bench.common import run_task
 
 RATIO_KEYS = {"part", "name", "value", "target", "passed", "hybridir", "baseline", "note", "extra"}
@@ -104,3 +104,40 @@ def test_readme_section_is_replaced(tmp_path):
     report.update_readme(readme, "new table\n")
     text = readme.read_text()
     assert "new table" in text and "old" not in text and text.endswith("tail\n")
+
+
+def test_backends_and_train_speed_parts(tmp_path):
+    """Parts 5 and 6 on a tiny slice with the MiniLM fixture: their rows, tables and checks, not timings."""
+    results = bench_main.run(["--profile", "tiny", "--parts", "backends,train-speed", "--backends-model", "minilm",
+                              "--train-speed-model", "minilm", "--out", str(tmp_path), "--no-readme",
+                              "--in-process", "--machine", "testbox"])
+    label = "xquad-r (de+en, 10 per language)"
+    ds = results["parts"]["backends"]["datasets"][label]
+    assert "error" not in ds, ds.get("error")
+    auto = ds["auto"]
+    assert ds["n_texts"] > 20 and auto["min_cosine"] > 0.99 and auto["keeps_map"]
+    rows = {r["name"]: r for r in results["ratios"]}
+    speed = rows[f"default encoder vs plain encode, {label} (texts/s)"]
+    assert speed["value"] == pytest.approx(auto["texts_per_second"] / ds["plain"]["texts_per_second"], rel=1e-3)
+    assert rows[f"largest mAP difference, default encoder vs fp32, {label}"]["passed"] is True
+    speed_part = results["parts"]["train-speed"]
+    assert set(speed_part["throughput"]) == {"baseline", "seq-64"}
+    assert speed_part["throughput"]["baseline"]["pairs_per_second"] > 0
+    assert [r["part"] for r in results["ratios"]].count("train-speed") == 1
+    md = next(tmp_path.glob("*-testbox-tiny.md")).read_text()
+    assert "Part 5, Encoder backends vs plain encode (minilm" in md and "Part 6, Training throughput" in md
+
+
+def test_a_fast_training_variant_is_met_only_when_adopted():
+    result = {"model": "m", "validate_steps": 300, "adopted": ["compile"],
+              "throughput": {"baseline": {"pairs_per_second": 10.0}, "seq-64": {"pairs_per_second": 18.0},
+                             "compile": {"pairs_per_second": 14.0}, "threads-1": {"pairs_per_second": 6.0},
+                             "bf16": {"skipped": "no native bf16"}},
+              "validation": {"seq-64": {"loss_change": 0.056, "adopt": False},
+                             "compile": {"loss_change": -0.004, "adopt": True}}}
+    rows = {name: train_speed.variant_ratio(name, r, result) for name, r in result["throughput"].items()
+            if name != "baseline"}
+    assert rows["seq-64"].value == 1.8 and rows["seq-64"].passed is False and "+5.6%" in rows["seq-64"].note
+    assert rows["compile"].passed is True and "adopted" in rows["compile"].note
+    assert rows["threads-1"].passed is False and "below 1.3x" in rows["threads-1"].note
+    assert rows["bf16"].value is None and rows["bf16"].passed is None and "skipped" in rows["bf16"].note

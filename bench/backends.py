@@ -131,6 +131,12 @@ def ratios(label: str, ds: dict) -> list:
     return [speed, drift]
 
 
+def _backend_rows(ds: dict) -> dict:
+    """A dataset's measured backends; the plain baseline and the isolated worker's fields
+    (``n_texts``, ``threads``, ``process_peak_rss_mb``, ...) are not backends."""
+    return {name: r for name, r in ds.items() if isinstance(r, dict) and "map_diff" in r}
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Encoder backends vs plain encode ({result['model']}, {result['cpu']})", "",
              f"CPU flags used by the gate: {', '.join(result['bf16_flags']) or 'none'}; "
@@ -141,9 +147,7 @@ def markdown(result: dict) -> str:
         if "error" in ds:
             lines.append(f"| {name} | error: {ds['error'][:160]} | | | | | | | |")
             continue
-        for backend, r in ds.items():
-            if backend in ("plain", "n_texts", "threads", "isolated", "process_wall_seconds"):
-                continue
+        for backend, r in _backend_rows(ds).items():
             d = r["map_diff"]
             lines.append(f"| {name} | {backend} ({r['chosen']}) | {r['texts_per_second']} | "
                          f"{ds['plain']['texts_per_second']} | {r['ratio_to_plain']:.2f}x | {r['min_cosine']:.6f} | "

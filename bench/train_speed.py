@@ -173,10 +173,12 @@ def markdown(result: dict) -> str:
                      f"{'–' if loss is None else f'{loss:.4f}'} | {note[:120]} |")
     if result.get("validation"):
         lines += ["", f"Validation after {result['validate_steps']} steps (adopt within {LOSS_TOLERANCE:.0%}):", "",
-                  "| variant | final validation loss | change | adopt |", "|---|---|---|---|"]
+                  "| variant | pairs/s over these steps | final validation loss | change | adopt |",
+                  "|---|---|---|---|---|"]
         for name, r in result["validation"].items():
-            lines.append(f"| {name} | {r.get('final_validation_loss')} | {r.get('loss_change', '–')} | "
-                         f"{r.get('adopt', '–')} |")
+            loss = r.get("final_validation_loss")
+            lines.append(f"| {name} | {r.get('pairs_per_second', '–')} | {'–' if loss is None else f'{loss:.4f}'} | "
+                         f"{r.get('loss_change', '–')} | {r.get('adopt', '–')} |")
     elif result.get("candidates"):
         lines += ["", f"{', '.join(result['candidates'])} reached {ADOPT_RATIO}x but were not validated "
                       "(--validate-steps 0): nothing is adopted without the validation-loss check."]

@@ -7,7 +7,7 @@ import pytest
 from fixtures_runs import minilm_dir
 
 from bench import __main__ as bench_main
-from bench import eval_bench, report, scaling, train_speed
+from bench import backends, eval_bench, report, scaling, train_speed
 from bench.common import run_task
 
 RATIO_KEYS = {"part", "name", "value", "target", "passed", "hybridir", "baseline", "note", "extra"}
@@ -131,6 +131,19 @@ def test_backends_and_train_speed_parts(tmp_path):
     assert [r["part"] for r in results["ratios"]].count("train-speed") == 1
     md = next(tmp_path.glob("*-testbox-tiny.md")).read_text()
     assert f"Part 5, Encoder backends vs plain encode ({model}," in md and "Part 6, Training throughput" in md
+
+
+def test_backends_table_lists_backends_not_the_isolated_workers_fields():
+    """An isolated run puts its memory and wall time beside the backends (the full run's table broke on them)."""
+    auto = {"chosen": "bf16", "texts_per_second": 30.0, "ratio_to_plain": 3.0, "min_cosine": 0.99997,
+            "map_diff": {"mono_map": -1e-4, "cross_map": 1e-3, "multi_map": 2e-4}, "max_abs_map_diff": 1e-3,
+            "keeps_map": True}
+    ds = {"n_texts": 40, "threads": 2, "plain": {"texts_per_second": 10.0}, "auto": auto,
+          "process_peak_rss_mb": 3243.4, "isolated": True, "process_wall_seconds": 12.0}
+    md = backends.markdown({"model": "m", "cpu": "CPU", "bf16_flags": ["avx512_bf16"], "threads": 2,
+                            "batch_size": 64, "date": "d", "datasets": {"mlqa-r": ds}})
+    assert [line for line in md.splitlines() if line.startswith("| mlqa-r")] == [
+        "| mlqa-r | auto (bf16) | 30.0 | 10.0 | 3.00x | 0.999970 | 0.00100 | -0.00010 / +0.00100 / +0.00020 | yes |"]
 
 
 def test_a_fast_training_variant_is_met_only_when_adopted():

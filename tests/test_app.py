@@ -14,7 +14,7 @@ import streamlit as st
 from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
 from streamlit.testing.v1 import AppTest
 
-from hybridir_core import export, jobs, paths, runs
+from hybridir_core import devices, export, jobs, paths, runs
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -308,6 +308,27 @@ def test_train_page_trains_a_static_model_at_its_own_learning_rate(train_page, t
     at.button[0].click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "static-run"))
     assert queued.train.model == "me5-static" and queued.train.learning_rate == 1e-2
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_train_page_offers_bf16_only_where_the_device_has_it(tmp_path, monkeypatch, native):
+    def flags(precision):
+        if not native:
+            raise ValueError("--bf16: no CUDA GPU and this CPU lacks avx512_bf16/amx_bf16")
+        return {"bf16": True, "fp16": False, "use_cpu": True}
+
+    monkeypatch.setattr(devices, "precision_flags", flags)
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
+    at = open_page("pages/train.py")
+    boxes = [c for c in at.checkbox if c.label.startswith("Train in bf16")]
+    assert len(boxes) == int(native) and "--precision" not in at.code[0].value  # fp32 unless asked
+    if native:
+        boxes[0].check().run()
+        assert "--precision bf16" in at.code[0].value
+        at.text_input[0].input("bf16-run").run()
+        at.button[0].click().run()
+        assert JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "bf16-run")).train.precision == "bf16"
 
 
 def test_failed_job_shows_its_error(tmp_path, monkeypatch):

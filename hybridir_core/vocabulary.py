@@ -100,9 +100,10 @@ def protocol_of(run: Run) -> dict[str, Any]:
 
     Evaluation: datasets, languages, questions per language, context, encoding backend.
     Training: corpus, languages, steps, batch size, learning rate, schedule, loss scale,
-    sequence length, frozen embeddings, validation split, early stopping, precision, and the
-    sampler's mix (None for a zero-shot run). Model, sampling strategy, α and seed are the recipe, not the
-    protocol.
+    sequence length, frozen embeddings, validation split, early stopping, precision, the
+    sampler's mix, and the starting weights' fingerprint where the run recorded it
+    (``models.weights_fingerprint``; None for a zero-shot run). Model, sampling strategy, α and
+    seed are the recipe, not the protocol.
     """
     evaluation = _fields(run.config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
     used = {str(e.get("backend")) for e in (run.config.get("encoders") or {}).values() if isinstance(e, dict)}
@@ -113,6 +114,9 @@ def protocol_of(run: Run) -> dict[str, Any]:
         return {"eval": evaluation, "train": None}
     training = _fields(train, TrainConfig, TRAIN_PROTOCOL)
     training.update(_fields(train.get("sampling") or {}, SamplingConfig, SAMPLING_PROTOCOL))
+    weights = (run.config.get("base_model") or {}).get("weights")
+    if weights:  # a student rebuilt on another machine starts from other weights; runs from before
+        training["base_weights"] = weights  # the fingerprint was recorded keep their protocol
     return {"eval": evaluation, "train": training}
 
 
@@ -150,14 +154,16 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
 
 def trained_on_label(training: dict[str, Any] | None) -> str:
     """The training protocol in words: ``zero-shot``, ``xquad · 200 steps``, ``xnli (all pairs) · 300 steps``,
-    ``xquad · 200 steps · bf16`` (a precision other than fp32 is named)."""
+    ``xquad · 200 steps · bf16`` (a precision other than fp32 is named), ``... · weights 1a2b3c4d``
+    (the starting weights, where recorded)."""
     if not training:
         return ZERO_SHOT
     corpus = str(training.get("corpus") or "?")
     if "xnli" in corpus.split("+") and training.get("xnli_pairs") == "all":
         corpus += " (all pairs)"
     precision = training.get("precision")
-    return f"{corpus} · {training.get('steps')} steps" + (f" · {precision}" if precision not in (None, "fp32") else "")
+    label = f"{corpus} · {training.get('steps')} steps" + (f" · {precision}" if precision not in (None, "fp32") else "")
+    return label + (f" · weights {training['base_weights'][:8]}" if training.get("base_weights") else "")
 
 
 def describe_run(run: Run) -> dict[str, Any]:

@@ -207,6 +207,13 @@ def test_protocol_fields_separate_training_setups():
     got = {name: vocabulary.protocol_of(r) for name, r in chose.items()}
     assert vocabulary.protocol_id(got["onnx"]) == ids["base"] and got["fp16"]["eval"]["backend"] == "fp16"
     assert vocabulary.describe_protocol(chose["xquad"])["trained_on"] == "xquad · 200 steps"
+    # a student rebuilt elsewhere starts from other weights: its runs pool only with their own build's
+    built = {name: run() for name in ("a", "a2", "b")}
+    for name, fingerprint in (("a", "aaaa1111bbbb2222"), ("a2", "aaaa1111bbbb2222"), ("b", "cccc3333dddd4444")):
+        built[name].config["base_model"] = {"name": "m", "weights": fingerprint}
+    weights_ids = {name: vocabulary.protocol_id(vocabulary.protocol_of(r)) for name, r in built.items()}
+    assert weights_ids["a"] == weights_ids["a2"] and len({weights_ids["a"], weights_ids["b"], ids["base"]}) == 3
+    assert vocabulary.describe_protocol(built["b"])["trained_on"] == "xnli · 200 steps · weights cccc3333"
     old = run()
     del old.config["train"]["xnli_pairs"]  # a run file from before entailment-only XNLI
     assert vocabulary.describe_protocol(old)["trained_on"] == "xnli (all pairs) · 200 steps"

@@ -46,14 +46,13 @@ def task_variant(model: str, variant: str, steps: int, seed: int = 0) -> dict:
     import torch
 
     from hybridir_core import train
-    from hybridir_core.config import SamplingConfig, TrainConfig
-    from hybridir_core.models import load_model
 
     settings = VARIANTS[variant]
+    threads = torch.get_num_threads()
+    plain = train.training_arguments
     if "threads" in settings:
         torch.set_num_threads(settings["threads"])
     if settings.get("compile"):
-        plain = train.training_arguments
 
         def compiled(*args, **kwargs):
             arguments = plain(*args, **kwargs)
@@ -61,6 +60,18 @@ def task_variant(model: str, variant: str, steps: int, seed: int = 0) -> dict:
             return arguments
 
         train.training_arguments = compiled
+    try:
+        return _train_variant(model, variant, settings, steps, seed)
+    finally:  # an in-process run (--in-process, tests) must not leak the variant into the next one
+        train.training_arguments = plain
+        torch.set_num_threads(threads)
+
+
+def _train_variant(model: str, variant: str, settings: dict, steps: int, seed: int) -> dict:
+    from hybridir_core import train
+    from hybridir_core.config import SamplingConfig, TrainConfig
+    from hybridir_core.models import load_model
+
     config = TrainConfig(model=model, corpus="xquad", sampling=SamplingConfig("hybrid", 0.5), steps=steps,
                          batch_size=32, seed=seed, eval_steps=steps, save_steps=steps,
                          max_seq_length=settings.get("max_seq_length", 128),

@@ -146,6 +146,26 @@ def test_backends_table_lists_backends_not_the_isolated_workers_fields():
         "| mlqa-r | auto (bf16) | 30.0 | 10.0 | 3.00x | 0.999970 | 0.00100 | -0.00010 / +0.00100 / +0.00020 | yes |"]
 
 
+def test_an_in_process_variant_leaves_training_as_it_found_it(monkeypatch):
+    """compile and threads-1 patch the trainer's arguments and torch's threads for one variant only."""
+    import torch
+
+    from hybridir_core import train
+
+    plain, threads, seen = train.training_arguments, torch.get_num_threads(), []
+
+    def record(model, variant, settings, steps, seed):
+        seen.append((train.training_arguments is plain, torch.get_num_threads()))
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(train_speed, "_train_variant", record)
+    for variant in ("compile", "threads-1"):
+        with pytest.raises(RuntimeError):
+            train_speed.task_variant("m", variant, steps=1)
+        assert train.training_arguments is plain and torch.get_num_threads() == threads
+    assert seen == [(False, threads), (True, 1)]
+
+
 def test_a_fast_training_variant_is_met_only_when_adopted():
     result = {"model": "m", "validate_steps": 300, "adopted": ["compile"],
               "throughput": {"baseline": {"pairs_per_second": 10.0}, "seq-64": {"pairs_per_second": 18.0},

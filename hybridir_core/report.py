@@ -26,7 +26,16 @@ import pandas as pd
 
 from . import inference, runs, stats
 from .vocabulary import MEASURES as VALUES
-from .vocabulary import SAMPLING_ORDER, ZERO_SHOT, dataset_order, summary_frame, training_label
+from .vocabulary import (
+    SAMPLING_ORDER,
+    ZERO_SHOT,
+    dataset_order,
+    protocol_id,
+    protocol_of,
+    scale_protocol,
+    summary_frame,
+    training_label,
+)
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
 GROUP_KEYS = [*RECIPE_KEYS, "protocol"]
@@ -383,13 +392,16 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
     """How hybrid(0.5) − mono and − cross change from each scale to the next larger one.
 
     Scales are the models of one protocol that have both recipes (``default_comparisons``,
-    smallest first); each row is one measure of one consecutive pair, with the nested
+    smallest first; the starting weights, which differ between models, are left out:
+    ``vocabulary.scale_protocol``); each row is one measure of one consecutive pair, with the nested
     interval of ``inference.scale_change`` and Holm over every row of the table.
     """
     summary = summary_frame(list(found))
+    across_models = {protocol_id(protocol_of(r)): protocol_id(scale_protocol(protocol_of(r))) for r in found}
     ladders: dict[tuple, list[tuple[Recipe, Recipe]]] = {}
     for hybrid, other in default_comparisons(summary):  # ordered by parameter count
-        ladders.setdefault((hybrid.protocol, other.sampling), []).append((hybrid, other))
+        ladders.setdefault((across_models.get(hybrid.protocol, hybrid.protocol), other.sampling), []).append(
+            (hybrid, other))
     rows = []
     for pairs in ladders.values():
         for smaller, larger in zip(pairs, pairs[1:]):

@@ -132,6 +132,14 @@ def encoding_class(backend: str | None) -> str:
     return backend if backend in LOSSY_BACKENDS else "exact"
 
 
+def scale_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
+    """``protocol`` without the starting weights: what must be equal for runs of two *models* to
+    be compared across scale (their weights differ by definition)."""
+    if not protocol.get("train") or "base_weights" not in protocol["train"]:
+        return protocol
+    return {**protocol, "train": {k: v for k, v in protocol["train"].items() if k != "base_weights"}}
+
+
 def protocol_id(protocol: dict[str, Any]) -> str:
     """A short stable id of a protocol (equal protocols, equal ids)."""
     text = json.dumps(protocol, sort_keys=True, default=str)

@@ -230,3 +230,29 @@ def test_alpha_sweeps_split_by_protocol():
     mixed = report.alpha_table(pd.concat([rows, quick], ignore_index=True))
     mixed = mixed[mixed.sweep == f"{plain} · per-batch"].set_index("alpha")
     assert mixed.mono_map.tolist() == pytest.approx(full.mono_map.tolist())
+
+
+def test_scale_ladder_compares_models_whose_starting_weights_differ(tmp_path_factory, tmp_path):
+    """Every model starts from its own weights: the fingerprint keeps builds of one model apart
+    but must not keep two rungs of the ladder from being compared."""
+    import shutil
+
+    from fixtures_runs import _edit_json, writable_copy
+
+    from hybridir_core import runs
+
+    runs_root, _ = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
+    for name in ("tr-mono-s1", "tr-cross-s1", "tr-hybrid-a0.5-s1"):
+        shutil.copytree(runs_root / name, runs_root / f"big-{name}")
+
+        def bigger(config, name=name):
+            config.update(run_id=f"big-{name}", base_model={"name": "minilm-big", "weights": "bbbb" * 4})
+            config["model"].update(name="minilm-big", params=config["model"]["params"] * 4,
+                                   layers=config["model"]["layers"] * 2)
+
+        _edit_json(runs_root / f"big-{name}" / runs.CONFIG, bigger)
+        _edit_json(runs_root / name / runs.CONFIG,
+                   lambda config: config.update(base_model={"name": "minilm-test", "weights": "aaaa" * 4}))
+    table = report.scale_table(runs.list_runs(runs_root).runs, ("xquad-r",), n_resamples=20)
+    assert set(zip(table["small"], table["large"])) == {("minilm-test", "minilm-big")}
+    assert set(table["against"]) == {"mono", "cross"}

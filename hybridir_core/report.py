@@ -18,6 +18,7 @@ The command line (``report``) lives in ``hybridir_core.cli``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -404,7 +405,12 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
             (hybrid, other))
     rows = []
     for pairs in ladders.values():
-        for smaller, larger in zip(pairs, pairs[1:]):
+        builds = Counter(hybrid.model for hybrid, _ in pairs)  # a model's builds are named, others not
+
+        def name(recipe: Recipe, builds: Counter = builds) -> str:
+            return recipe.model + (protocol_suffix(summary, recipe) if builds[recipe.model] > 1 else "")
+
+        for smaller, larger in _consecutive_models(pairs):
             members = [_runs_of(found, summary, recipe) for recipe in (*smaller, *larger)]
             groups = [[r.ranks for r in member] for member in members]
             for dataset in datasets:
@@ -412,7 +418,7 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
                     continue
                 for measure in VERDICT_MEASURES:
                     c = inference.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
-                    rows.append({**vars(c), "small": smaller[0].model, "large": larger[0].model,
+                    rows.append({**vars(c), "small": name(smaller[0]), "large": name(larger[0]),
                                  "recipe": training_label(smaller[0].sampling, smaller[0].alpha),
                                  "against": training_label(smaller[1].sampling, smaller[1].alpha),
                                  "direction": inference.change_direction(c, "hybrid")})
@@ -420,6 +426,17 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
     if not frame.empty:
         frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
     return frame
+
+
+def _consecutive_models(pairs: list[tuple[Recipe, Recipe]]) -> list[tuple[tuple[Recipe, Recipe], ...]]:
+    """Each comparison of a model against each of the next larger model's (in ``pairs`` order); a
+    model with two builds (two starting weights) is compared build by build, never with itself."""
+    by_model: dict[str, list[tuple[Recipe, Recipe]]] = {}
+    for pair in pairs:
+        by_model.setdefault(pair[0].model, []).append(pair)
+    models = list(by_model)
+    return [(smaller, larger) for small, large in zip(models, models[1:])
+            for smaller in by_model[small] for larger in by_model[large]]
 
 
 def scale_sentences(table: pd.DataFrame) -> list[str]:

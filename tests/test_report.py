@@ -256,3 +256,13 @@ def test_scale_ladder_compares_models_whose_starting_weights_differ(tmp_path_fac
     table = report.scale_table(runs.list_runs(runs_root).runs, ("xquad-r",), n_resamples=20)
     assert set(zip(table["small"], table["large"])) == {("minilm-test", "minilm-big")}
     assert set(table["against"]) == {"mono", "cross"}
+    # a second build of the small model: each build is compared with the larger rung, never with the other
+    for name in ("tr-mono-s1", "tr-cross-s1", "tr-hybrid-a0.5-s1"):
+        shutil.copytree(runs_root / name, runs_root / f"rebuilt-{name}")
+        _edit_json(runs_root / f"rebuilt-{name}" / runs.CONFIG, lambda config, name=name: config.update(
+            run_id=f"rebuilt-{name}", base_model={"name": "minilm-test", "weights": "cccc" * 4}))
+    table = report.scale_table(runs.list_runs(runs_root).runs, ("xquad-r",), n_resamples=20)
+    smalls = set(table["small"])
+    assert len(smalls) == 2 and all(s.startswith("minilm-test [") for s in smalls)
+    assert any("aaaa" in s for s in smalls) and any("cccc" in s for s in smalls)
+    assert set(table["large"]) == {"minilm-big"}  # one build: not named

@@ -398,18 +398,14 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
     interval of ``inference.scale_change`` and Holm over every row of the table.
     """
     summary = summary_frame(list(found))
-    across_models = {protocol_id(protocol_of(r)): protocol_id(scale_protocol(protocol_of(r))) for r in found}
+    across_models = {protocol_id(p): protocol_id(scale_protocol(p)) for p in map(protocol_of, found)}
     ladders: dict[tuple, list[tuple[Recipe, Recipe]]] = {}
     for hybrid, other in default_comparisons(summary):  # ordered by parameter count
         ladders.setdefault((across_models.get(hybrid.protocol, hybrid.protocol), other.sampling), []).append(
             (hybrid, other))
     rows = []
     for pairs in ladders.values():
-        builds = Counter(hybrid.model for hybrid, _ in pairs)  # a model's builds are named, others not
-
-        def name(recipe: Recipe, builds: Counter = builds) -> str:
-            return recipe.model + (protocol_suffix(summary, recipe) if builds[recipe.model] > 1 else "")
-
+        builds = Counter(hybrid.model for hybrid, _ in pairs)
         for smaller, larger in _consecutive_models(pairs):
             members = [_runs_of(found, summary, recipe) for recipe in (*smaller, *larger)]
             groups = [[r.ranks for r in member] for member in members]
@@ -418,7 +414,8 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
                     continue
                 for measure in VERDICT_MEASURES:
                     c = inference.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
-                    rows.append({**vars(c), "small": name(smaller[0]), "large": name(larger[0]),
+                    rows.append({**vars(c), "small": _rung_name(summary, smaller[0], builds),
+                                 "large": _rung_name(summary, larger[0], builds),
                                  "recipe": training_label(smaller[0].sampling, smaller[0].alpha),
                                  "against": training_label(smaller[1].sampling, smaller[1].alpha),
                                  "direction": inference.change_direction(c, "hybrid")})
@@ -426,6 +423,11 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
     if not frame.empty:
         frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
     return frame
+
+
+def _rung_name(summary: pd.DataFrame, recipe: Recipe, builds: Counter) -> str:
+    """The model's name, with its protocol where the ladder holds more than one build of it."""
+    return recipe.model + (protocol_suffix(summary, recipe) if builds[recipe.model] > 1 else "")
 
 
 def _consecutive_models(pairs: list[tuple[Recipe, Recipe]]) -> list[tuple[tuple[Recipe, Recipe], ...]]:

@@ -40,9 +40,9 @@ def precision_choice(column) -> str:
     except ValueError:
         return "fp32"
     bf16 = column.checkbox("Train in bf16 (this machine has native bf16)", value=False,
-                           help="About 1.6-1.8x the fp32 pairs/s at the same validation loss after 300 steps "
-                                "(bench part 6, README). bf16 runs never pool with fp32 runs, the shipped "
-                                "study's included.")
+                           help="Measured at 1.6-1.8x the fp32 pairs/s, validation loss within 0.1% after 300 "
+                                "steps, on a 2-core AMD EPYC with AVX512-BF16 (bench part 6, README); other "
+                                "CPUs may differ. bf16 runs never pool with fp32 runs, the shipped study's included.")
     return "bf16" if bf16 else "fp32"
 
 

@@ -283,27 +283,48 @@ def seed_differences_markdown(spread: pd.DataFrame) -> str:
     return _markdown(pd.DataFrame(rows))
 
 
-def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
-                      n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
-                      datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> str:
-    """The Findings as one Markdown document: the verdict, then the tables it rests on."""
+@dataclass(frozen=True)
+class StudyTables:
+    """What the Findings rest on, computed once: the bootstrap tables take most of the time, and
+    FINDINGS.md and README's blocks render the same ones."""
+
+    summary: pd.DataFrame
+    comparisons: list[tuple[Recipe, Recipe]]
+    verdict: pd.DataFrame
+    scale: pd.DataFrame
+    n_resamples: int
+    margin: float
+
+
+def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
+                 n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
+                 datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> StudyTables:
+    """The summary, the verdict table and the change across scales of ``found``."""
     summary = summary_frame(list(found))
     if summary.empty:
         raise ValueError("no complete runs to report on")
     comparisons = comparisons if comparisons is not None else default_comparisons(summary)
-    datasets = [d for d in datasets if d in set(summary["dataset"])]
+    present = tuple(d for d in datasets if d in set(summary["dataset"]))
+    return StudyTables(summary, comparisons,
+                       verdict_table(found, present, margin, n_resamples, comparisons),
+                       scale_table(found, present, n_resamples), n_resamples, margin)
+
+
+def findings_markdown(tables: StudyTables) -> str:
+    """The Findings as one Markdown document: the verdict, then the tables it rests on."""
+    summary, n_resamples, margin = tables.summary, tables.n_resamples, tables.margin
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
              "Written by `python -m hybridir_core report`; every sentence below is generated from the "
              "statistics next to it. Macro mAP over language cells; rank distance = the largest minus the "
              "smallest pooled rank of a query's relevant candidates, averaged within each query language, "
              "then over languages, as the paper does (lower = less language bias).", "",
              VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
-             verdict_markdown(verdict_table(found, datasets, margin, n_resamples, comparisons), margin), "",
-             SCALE_HEADER.format(n=n_resamples), "", scale_markdown(scale_table(found, datasets, n_resamples)), "",
+             verdict_markdown(tables.verdict, margin), "",
+             SCALE_HEADER.format(n=n_resamples), "", scale_markdown(tables.scale), "",
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
              alpha_markdown(alpha_table(summary)), ""]
-    for a, b in comparisons:
+    for a, b in tables.comparisons:
         spread = seed_differences(summary, a, b)
         if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
             parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}", "",
@@ -311,17 +332,14 @@ def findings_markdown(found: Sequence[runs.Run], comparisons: list[tuple[Recipe,
     return "\n".join(parts)
 
 
-def readme_blocks(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r", "xquad-r"),
-                  n_resamples: int = inference.DEFAULT_RESAMPLES) -> dict[str, str]:
+def readme_blocks(tables: StudyTables) -> dict[str, str]:
     """README's generated Findings parts by marker name (``scripts/findings.py`` writes them
     between ``<!-- name:start -->`` and ``<!-- name:end -->``; a test compares them)."""
-    summary = summary_frame(list(found))
-    verdict = verdict_table(found, datasets, n_resamples=n_resamples)
     alphas = ("**α sweep** (runs that differ only in α; α = 0 is the cross recipe and α = 1 the mono "
-              "one):\n\n" + alpha_markdown(alpha_table(summary)))
-    return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(verdict)),
-            "scale": scale_markdown(scale_table(found, datasets, n_resamples)),
-            "tables": seed_table_markdown(seed_table(summary)) + "\n\n" + alphas}
+              "one):\n\n" + alpha_markdown(alpha_table(tables.summary)))
+    return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(tables.verdict, tables.margin)),
+            "scale": scale_markdown(tables.scale),
+            "tables": seed_table_markdown(seed_table(tables.summary)) + "\n\n" + alphas}
 
 
 VERDICT_HEADER = (

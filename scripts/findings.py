@@ -4,7 +4,8 @@ Usage: .venv/bin/python scripts/findings.py
 Writes ``results/reference/FINDINGS.md`` and ``results/earlier-xnli-protocol/FINDINGS.md``
 (``report.findings_markdown``) and, in README.md, the verdict bullets, the change across scales
 and the recipe and α tables of the study's runs (``report.readme_blocks``) between their
-``<!-- name:start -->`` / ``<!-- name:end -->`` markers.
+``<!-- name:start -->`` / ``<!-- name:end -->`` markers; both render one ``report.study_tables``
+per folder, so the bootstrap runs once.
 ``tests/test_reference_runs.py`` fails when any of them drifts from the runs.
 """
 
@@ -26,13 +27,13 @@ def between(text: str, name: str, body: str) -> str:
 
 
 def main() -> None:
-    for root in (STUDY, EARLIER):
-        found = runs.list_runs(root).runs
-        (root / "FINDINGS.md").write_text(report.findings_markdown(found) + "\n", encoding="utf-8")
+    tables = {root: report.study_tables(runs.list_runs(root).runs) for root in (STUDY, EARLIER)}
+    for root, computed in tables.items():
+        (root / "FINDINGS.md").write_text(report.findings_markdown(computed) + "\n", encoding="utf-8")
         print(f"wrote {root / 'FINDINGS.md'}")
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
-    for name, body in report.readme_blocks(runs.list_runs(STUDY).runs).items():
+    for name, body in report.readme_blocks(tables[STUDY]).items():
         text = between(text, name, body)
     readme.write_text(text, encoding="utf-8")
     print(f"updated {readme}")

@@ -39,7 +39,7 @@ def test_findings_follow_from_the_shipped_runs(root):
     """Each folder's FINDINGS.md (and README, for the study's own runs) shows exactly what
     `report` computes from the runs: the tables and every verdict sentence."""
     found = runs.list_runs(root).runs
-    blocks = report.readme_blocks(found)
+    blocks = report.readme_blocks(report.study_tables(found))
     findings = (root / "FINDINGS.md").read_text(encoding="utf-8")
     summary = vocabulary.summary_frame(found)
     for part in (report.seed_table_markdown(report.seed_table(summary)),

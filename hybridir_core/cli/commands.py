@@ -189,14 +189,14 @@ def unique_runs(roots: list[Path]) -> list[runs.Run]:
 
 
 def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from ..report import findings_markdown
+    from ..report import findings_markdown, study_tables
 
     roots = [Path(p) for p in args.roots] or [paths.reference_root()]
     for root in roots:
         if not root.is_dir():
             raise ValueError(f"{root}: no such folder of runs")
     comparisons = [(parse_recipe(a), parse_recipe(b)) for a, b in args.compare] if args.compare else None
-    text = findings_markdown(unique_runs(roots), comparisons, args.resamples)
+    text = findings_markdown(study_tables(unique_runs(roots), comparisons, args.resamples))
     if args.out:
         runs.atomic_write(Path(args.out), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
         print(f"wrote {args.out}")

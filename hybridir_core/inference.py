@@ -201,7 +201,7 @@ def change_direction(change: ScaleChange, a: str = "A") -> str:
     return f"moves in {a}'s favour" if low > 0 else f"moves against {a}" if high < 0 else "no clear change"
 
 
-SINGLE_SEED = "inconclusive (one seed per recipe: training variance not measured)"
+SINGLE_SEED = "inconclusive (a recipe with one seed: its training variance not measured)"
 
 
 def verdict(diff: Difference, margin: float = DEFAULT_MARGIN) -> str:

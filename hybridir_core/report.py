@@ -351,8 +351,8 @@ VERDICT_HEADER = (
     "(one family), shown as \"<= x\" at the resampling floor. The Mono question is a "
     "non-inferiority test with a margin of {margin:g} mAP: *no degradation beyond the margin* when "
     "the whole interval lies above −{margin:g}, *degradation* when it lies below, else "
-    "*inconclusive*; with one seed per recipe the interval covers query noise only, so the call "
-    "is *inconclusive*.")
+    "*inconclusive*; where either recipe has one seed the interval misses its training variance, so "
+    "the call is *inconclusive*.")
 
 
 # -- the verdict: nested, clustered intervals and non-inferiority ---------------------------------

@@ -103,7 +103,7 @@ def test_report_cli_on_fixture_runs(tmp_path_factory, tmp_path, capsys):
     # default comparisons: hybrid 0.5 against mono and against cross of the same model
     assert "hybrid α=0.5 − mono (1 vs 1 seeds)" in text and "hybrid α=0.5 − cross (1 vs 1 seeds)" in text
     assert "(30 questions)" in text  # clusters: the 30 question ids, not the 90 translated queries
-    assert "inconclusive (one seed per recipe" in text  # one seed cannot settle non-inferiority
+    assert "inconclusive (a recipe with one seed" in text  # one seed cannot settle non-inferiority
     assert cli.main(["report", str(runs_root), "--resamples", "50",
                      "--compare", "minilm-test:hybrid:0.25", "minilm-test:mono"]) == 0
     assert "hybrid α=0.25 − mono" in capsys.readouterr().out

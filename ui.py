@@ -175,6 +175,9 @@ def show_unreadable(found: runs.RunListing, compact: bool = False) -> None:
     Failed or cancelled jobs (no ``metrics.json``) are unfinished, not broken: they get a quiet
     note; damaged run folders get a warning.
     """
+    for folder, held in sorted(found.folders.items()):
+        st.caption(f"`{folder}` holds {held} run(s) of its own, not shown here: start the dashboard "
+                   f"with `{paths.RUNS_DIR_ENV}={folder}` to browse them.")
     unfinished = {p: why for p, why in found.unreadable.items() if why.startswith("incomplete run")}
     broken = {p: why for p, why in found.unreadable.items() if p not in unfinished}
     if not found.unreadable:

@@ -200,11 +200,30 @@ def load_run(run_dir: Path, reference: bool = False) -> Run:
 
 @dataclass
 class RunListing:
-    """Every run directory found: the loadable ones, and the others with the reason."""
+    """Every run directory found: the loadable ones, and the others with the reason.
+
+    ``folders`` are subfolders that are not runs but hold runs (``sweep --out runs/qa``), with
+    how many; they are not scanned (point ``$HYBRIDIR_RUNS_DIR`` at one to browse it).
+    """
 
     runs: list[Run]
     unreadable: dict[Path, str]
     in_progress: list[Path]
+    folders: dict[Path, int] = field(default_factory=dict)
+
+
+_RUN_FILES = (CONFIG, STATUS, METRICS)
+
+
+def _is_run_dir(path: Path) -> bool:
+    return any((path / name).is_file() for name in _RUN_FILES)
+
+
+def _runs_inside(folder: Path) -> int:
+    """How many run folders a folder that is not itself a run holds (0 when it is a run)."""
+    if _is_run_dir(folder):
+        return 0
+    return sum(1 for p in folder.iterdir() if p.is_dir() and _is_run_dir(p))
 
 
 def _outside(run_dir: Path, root: Path) -> str | None:
@@ -224,6 +243,7 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = (), follow_links
     runs: list[Run] = []
     unreadable: dict[Path, str] = {}
     in_progress: list[Path] = []
+    folders: dict[Path, int] = {}
     tagged = [(Path(r), False) for r in roots] + [(Path(r), True) for r in reference_roots]
     for root, reference in tagged:
         if not root.is_dir():
@@ -232,6 +252,8 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = (), follow_links
             target = None if follow_links else _outside(run_dir, root)
             if target is not None:
                 unreadable[run_dir] = f"symlink to {target}, outside {root} (not followed)"
+            elif held := _runs_inside(run_dir):
+                folders[run_dir] = held
             elif not (run_dir / METRICS).is_file():
                 status = read_status(run_dir)
                 state = "interrupted" if interrupted(status) else status.get("state")
@@ -247,7 +269,7 @@ def list_runs(*roots: Path, reference_roots: tuple[Path, ...] = (), follow_links
                     runs.append(load_run(run_dir, reference=reference))
                 except RunError as exc:
                     unreadable[run_dir] = str(exc)
-    return RunListing(runs, unreadable, in_progress)
+    return RunListing(runs, unreadable, in_progress, folders)
 
 
 def runs_signature(*roots: Path) -> tuple:

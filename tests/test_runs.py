@@ -57,6 +57,19 @@ def test_list_runs_reports_bad_runs_and_keeps_good_ones(tmp_path):
     assert [p.name for p in listing.in_progress] == ["running"]
 
 
+def test_a_folder_of_runs_is_not_an_incomplete_run(tmp_path):
+    """``sweep --out runs/qa`` leaves runs/qa/<run>: a folder of runs, counted, not a broken run."""
+    _write_fake(tmp_path / "top")
+    _write_fake(tmp_path / "qa" / "a")
+    runs.StatusWriter(tmp_path / "qa" / "b").update(state="failed", error="boom")
+    (tmp_path / "qa" / "notes").mkdir()
+    (tmp_path / "empty").mkdir()  # a job's folder before its first status write stays a run
+    listing = runs.list_runs(tmp_path)
+    assert [r.run_id for r in listing.runs] == ["top"]
+    assert listing.folders == {tmp_path / "qa": 2}
+    assert set(listing.unreadable) == {tmp_path / "empty"}
+
+
 def test_reference_runs_are_labelled(tmp_path):
     _write_fake(tmp_path / "mine" / "a")
     _write_fake(tmp_path / "ref" / "b")

@@ -230,6 +230,17 @@ def direction(diff: Difference) -> str:
     return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
 
 
+def after_holm(direction: str, p_holm: float, level: float = 0.05) -> str:
+    """The direction word a row may keep once its family is Holm-adjusted.
+
+    ``direction`` / ``change_direction`` read the unadjusted 95% interval; a claim of better,
+    worse or a move survives only where the Holm-adjusted p-value is at most ``level``.
+    """
+    if p_holm <= level or not direction.startswith(("better", "worse", "moves")):
+        return direction
+    return f"not clear after Holm (unadjusted: {direction})"
+
+
 def differences_frame(rows: Sequence[Difference], family: str) -> pd.DataFrame:
     """The differences as a table with Holm-adjusted p-values over the stated ``family``."""
     frame = pd.DataFrame([{**vars(r), "at_floor": r.at_floor} for r in rows])

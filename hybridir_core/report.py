@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -232,6 +232,35 @@ def default_comparisons(summary: pd.DataFrame) -> list[tuple[Recipe, Recipe]]:
     return pairs
 
 
+def _alpha_recipe(model: str, alpha: float, protocol: str) -> Recipe:
+    """α = 0 is the cross recipe, α = 1 the mono one, anything between a hybrid one."""
+    if np.isclose(alpha, 0.0):
+        return Recipe(model, "cross", protocol=protocol)
+    if np.isclose(alpha, 1.0):
+        return Recipe(model, "mono", protocol=protocol)
+    return Recipe(model, "hybrid", float(alpha), protocol=protocol)
+
+
+def alpha_step_comparisons(summary: pd.DataFrame, min_seeds: int = 2) -> list[tuple[Recipe, Recipe]]:
+    """Each α of a sweep against the next smaller α (A = the more monolingual recipe).
+
+    Only models swept beyond the study's three recipes (a hybrid α other than 0.5) count, and
+    only α with ``min_seeds`` seeds: a one-seed recipe's interval would miss its training
+    variance, so its steps wait for more seeds.
+    """
+    frame = with_protocol(summary)
+    frame = frame[frame["sampling"].isin(["mono", "cross", "hybrid"])]
+    pairs = []
+    for (model, protocol), rows in frame.sort_values("params").groupby(["model", "protocol"], sort=False):
+        seeds = rows.groupby(rows["alpha"].astype(float))["seed"].nunique()
+        alphas = sorted(a for a, n in seeds.items() if n >= min_seeds)
+        if not any(0.0 < a < 1.0 and not np.isclose(a, 0.5) for a in alphas):
+            continue
+        pairs += [(_alpha_recipe(model, high, protocol), _alpha_recipe(model, low, protocol))
+                  for low, high in zip(alphas, alphas[1:])]
+    return pairs
+
+
 # -- Markdown -----------------------------------------------------------------------------------
 def _fmt(mean: float, std: float, digits: int) -> str:
     if pd.isna(mean):
@@ -294,6 +323,7 @@ class StudyTables:
     scale: pd.DataFrame
     n_resamples: int
     margin: float
+    alpha_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
@@ -307,7 +337,8 @@ def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Reci
     present = tuple(d for d in datasets if d in set(summary["dataset"]))
     return StudyTables(summary, comparisons,
                        verdict_table(found, present, margin, n_resamples, comparisons),
-                       scale_table(found, present, n_resamples), n_resamples, margin)
+                       scale_table(found, present, n_resamples), n_resamples, margin,
+                       verdict_table(found, present, margin, n_resamples, alpha_step_comparisons(summary)))
 
 
 def findings_markdown(tables: StudyTables) -> str:
@@ -323,7 +354,8 @@ def findings_markdown(tables: StudyTables) -> str:
              SCALE_HEADER.format(n=n_resamples), "", scale_markdown(tables.scale), "",
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
-             alpha_markdown(alpha_table(summary)), ""]
+             alpha_markdown(alpha_table(summary)), "",
+             ALPHA_STEPS_HEADER.format(n=n_resamples), "", alpha_steps_markdown(tables.alpha_steps), ""]
     for a, b in tables.comparisons:
         spread = seed_differences(summary, a, b)
         if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
@@ -336,7 +368,9 @@ def readme_blocks(tables: StudyTables) -> dict[str, str]:
     """README's generated Findings parts by marker name (``scripts/findings.py`` writes them
     between ``<!-- name:start -->`` and ``<!-- name:end -->``; a test compares them)."""
     alphas = ("**α sweep** (runs that differ only in α; α = 0 is the cross recipe and α = 1 the mono "
-              "one):\n\n" + alpha_markdown(alpha_table(tables.summary)))
+              "one):\n\n" + alpha_markdown(alpha_table(tables.summary)) + "\n\n"
+              + ALPHA_STEPS_HEADER.format(n=tables.n_resamples).removeprefix("### ") + "\n\n"
+              + alpha_step_lines(tables.alpha_steps))
     return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(tables.verdict, tables.margin)),
             "scale": scale_markdown(tables.scale),
             "tables": seed_table_markdown(seed_table(tables.summary)) + "\n\n" + alphas}
@@ -348,11 +382,20 @@ VERDICT_HEADER = (
     "95% intervals from {n:,} nested bootstrap resamples: a recipe's seeds with replacement, then "
     "question ids with replacement (all translations of a question move together; both recipes "
     "see the same questions). p-values are two-sided, Holm-adjusted over every row of the table "
-    "(one family), shown as \"<= x\" at the resampling floor. The Mono question is a "
+    "(one family), shown as \"<= x\" at the resampling floor. *better* / *worse* when the interval "
+    "excludes zero and the Holm-adjusted p is at most 0.05; *not clear after Holm* when only the "
+    "unadjusted interval excludes zero; else *no clear difference*. The Mono question is a "
     "non-inferiority test with a margin of {margin:g} mAP: *no degradation beyond the margin* when "
     "the whole interval lies above −{margin:g}, *degradation* when it lies below, else "
     "*inconclusive*; where either recipe has one seed the interval misses its training variance, so "
     "the call is *inconclusive*.")
+
+
+ALPHA_STEPS_HEADER = (
+    "### α steps: each α against the next smaller one (A = more monolingual batches)\n\n"
+    "Same nested intervals ({n:,} resamples: seeds, then question ids); Holm over the rows of this "
+    "table, a family of its own; direction words as in the verdict. Only α with two or more seeds "
+    "take part.")
 
 
 # -- the verdict: nested, clustered intervals and non-inferiority ---------------------------------
@@ -402,8 +445,7 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     if frame.empty:
         return frame
     frame["p_floor"] = frame["p_floor"].astype(float)
-    frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
-    return frame
+    return _with_holm(frame)
 
 
 def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
@@ -438,8 +480,13 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
                                  "against": training_label(smaller[1].sampling, smaller[1].alpha),
                                  "direction": inference.change_direction(c, "hybrid")})
     frame = pd.DataFrame(rows)
-    if not frame.empty:
-        frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
+    return frame if frame.empty else _with_holm(frame)
+
+
+def _with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+    """Holm over every row (the table is the family); directions that do not survive it say so."""
+    frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
+    frame["direction"] = [inference.after_holm(d, p) for d, p in zip(frame["direction"], frame["p_holm"])]
     return frame
 
 
@@ -485,7 +532,8 @@ SCALE_HEADER = (
     "changes, (Δ at the larger) − (Δ at the smaller), with 95% intervals from {n:,} nested bootstrap "
     "resamples (the same question ids for both scales, each recipe's seeds resampled on their own). "
     "*moves in hybrid's favour* / *against hybrid* when the whole interval lies on one side of zero, "
-    "else *no clear change*; *inconclusive* where any of the four recipes has one seed.")
+    "else *no clear change*; *not clear after Holm* when the Holm-adjusted p (over every row of the "
+    "table) is above 0.05; *inconclusive* where any of the four recipes has one seed.")
 
 
 def scale_markdown(table: pd.DataFrame) -> str:
@@ -530,7 +578,21 @@ def verdict_sentences(table: pd.DataFrame, margin: float = inference.DEFAULT_MAR
     return out
 
 
-def verdict_markdown(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN) -> str:
+NO_ALPHA_STEPS = "(no sweep beyond the three recipes with two or more seeds per α yet)"
+
+
+def alpha_step_lines(table: pd.DataFrame) -> str:
+    """The α-step sentences as a Markdown list (README's α block)."""
+    return "\n".join(f"- {s}" for s in verdict_sentences(table)) if not table.empty else NO_ALPHA_STEPS
+
+
+def alpha_steps_markdown(table: pd.DataFrame) -> str:
+    """The α-step sentences and the table behind them."""
+    return verdict_markdown(table, recipe_column=True) if not table.empty else NO_ALPHA_STEPS
+
+
+def verdict_markdown(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN,
+                     recipe_column: bool = False) -> str:
     """The verdict sentences and the table behind them (Holm over all rows)."""
     if table.empty:
         return "(no model has hybrid(0.5) and mono runs: no verdict)"
@@ -540,7 +602,8 @@ def verdict_markdown(table: pd.DataFrame, margin: float = inference.DEFAULT_MARG
                         for p, h, f in zip(table["p_value"], table["p_holm"], table["p_floor"])],
            "measure": table["measure"].map(VERDICT_MEASURES), "questions": table["n_clusters"].map("{:,}".format),
            "seeds": table["seeds_a"].astype(str) + " vs " + table["seeds_b"].astype(str)})
-    columns = ["model", "dataset", "against", "measure", "seeds", "questions", "Δ [95% CI]", "p (Holm)",
-               "direction", "verdict"]
+    columns = ["model", "dataset", *(["recipe"] if recipe_column else []), "against", "measure", "seeds",
+               "questions", "Δ [95% CI]", "p (Holm)", "direction", *([] if recipe_column else ["verdict"])]
     lines = [f"- {s}" for s in verdict_sentences(table, margin)]
-    return "\n".join(lines) + "\n\n" + _markdown(shown[columns].rename(columns={"against": "hybrid vs"}))
+    renamed = {"recipe": "A", "against": "B"} if recipe_column else {"against": "hybrid vs"}
+    return "\n".join(lines) + "\n\n" + _markdown(shown[columns].rename(columns=renamed))

@@ -73,6 +73,14 @@ def test_verdicts():
     assert inference.direction(diff(-0.01, 0.01)) == "no clear difference"
 
 
+def test_a_direction_word_needs_its_holm_adjusted_p_value():
+    assert inference.after_holm("better", 0.03) == "better"
+    assert inference.after_holm("worse", 0.126) == "not clear after Holm (unadjusted: worse)"
+    assert inference.after_holm("moves against hybrid", 0.2).startswith("not clear after Holm")
+    assert inference.after_holm("no clear difference", 0.9) == "no clear difference"
+    assert inference.after_holm("inconclusive: a recipe with one seed", 0.9).startswith("inconclusive")
+
+
 def test_p_value_floor_is_reported_as_such():
     a = ranks_with_ap({(f"q{i}", "en"): 1.0 for i in range(50)})
     b = ranks_with_ap({(f"q{i}", "en"): 0.5 for i in range(50)})

@@ -266,3 +266,16 @@ def test_scale_ladder_compares_models_whose_starting_weights_differ(tmp_path_fac
     assert len(smalls) == 2 and all(s.startswith("minilm-test [") for s in smalls)
     assert any("aaaa" in s for s in smalls) and any("cccc" in s for s in smalls)
     assert set(table["large"]) == {"minilm-big"}  # one build: not named
+
+
+def test_alpha_steps_pair_neighbouring_alphas_with_two_seeds():
+    """A sweep steps from each α to the next larger one; one-seed α and three-recipe models wait."""
+    rows = seeded_rows()  # α 0 and 0.25 have seed 0 only; α 0.5 and 1 have seeds 0-2
+    assert report.alpha_step_comparisons(rows) == []  # mono − hybrid(0.5) alone repeats the verdict table
+    more = rows[rows.run.isin(["cross", "h25"])].assign(seed=1, run=lambda f: f.run + "-s1")
+    stepped = report.alpha_step_comparisons(pd.concat([rows, more], ignore_index=True))
+    assert [(a.sampling, a.alpha, b.sampling, b.alpha) for a, b in stepped] == [
+        ("hybrid", 0.25, "cross", None), ("hybrid", 0.5, "hybrid", 0.25), ("mono", None, "hybrid", 0.5)]
+    three_recipes = rows[rows.run != "h25"]
+    assert report.alpha_step_comparisons(three_recipes) == []
+    assert report.alpha_steps_markdown(pd.DataFrame()) == report.NO_ALPHA_STEPS

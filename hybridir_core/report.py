@@ -31,6 +31,8 @@ from .vocabulary import (
     SAMPLING_ORDER,
     ZERO_SHOT,
     dataset_order,
+    describe_protocol,
+    describe_run,
     protocol_id,
     protocol_of,
     scale_protocol,
@@ -232,6 +234,27 @@ def default_comparisons(summary: pd.DataFrame) -> list[tuple[Recipe, Recipe]]:
     return pairs
 
 
+def one_run_per_seed(found: Sequence[runs.Run]) -> tuple[list[runs.Run], list[tuple[runs.Run, runs.Run]]]:
+    """Each seed of a recipe counted once.
+
+    A run with the recipe, protocol and seed of another (a local re-run of a shipped run, or a
+    copy in a second folder) would otherwise enter the statistics as one more seed. Reference
+    runs win, then the first path. Returns the kept runs in their order and
+    ``(set aside, kept instead)`` pairs.
+    """
+    first: dict[tuple, runs.Run] = {}
+    repeats = []
+    for run in sorted(found, key=lambda r: (not r.reference, str(r.path))):
+        info = {**describe_run(run), **describe_protocol(run)}
+        key = tuple(str(info.get(k)) for k in (*GROUP_KEYS, "seed"))
+        if key in first:
+            repeats.append((run, first[key]))
+        else:
+            first[key] = run
+    kept = {id(r) for r in first.values()}
+    return [r for r in found if id(r) in kept], repeats
+
+
 def _alpha_recipe(model: str, alpha: float, protocol: str) -> Recipe:
     """α = 0 is the cross recipe, α = 1 the mono one, anything between a hybrid one."""
     if np.isclose(alpha, 0.0):
@@ -324,13 +347,15 @@ class StudyTables:
     n_resamples: int
     margin: float
     alpha_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    set_aside: list[str] = field(default_factory=list)
 
 
 def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
                  n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
                  datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> StudyTables:
-    """The summary, the verdict table and the change across scales of ``found``."""
-    summary = summary_frame(list(found))
+    """The summary, the verdict table and the change across scales of ``found`` (one run per seed)."""
+    found, repeats = one_run_per_seed(found)
+    summary = summary_frame(found)
     if summary.empty:
         raise ValueError("no complete runs to report on")
     comparisons = comparisons if comparisons is not None else default_comparisons(summary)
@@ -338,7 +363,11 @@ def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Reci
     return StudyTables(summary, comparisons,
                        verdict_table(found, present, margin, n_resamples, comparisons),
                        scale_table(found, present, n_resamples), n_resamples, margin,
-                       verdict_table(found, present, margin, n_resamples, alpha_step_comparisons(summary)))
+                       verdict_table(found, present, margin, n_resamples, alpha_step_comparisons(summary)),
+                       [f"{a.path} (repeats {b.path})" for a, b in repeats])
+
+
+SET_ASIDE = "Set aside (the recipe, protocol and seed of another run, so not one more seed): "
 
 
 def findings_markdown(tables: StudyTables) -> str:
@@ -349,6 +378,7 @@ def findings_markdown(tables: StudyTables) -> str:
              "statistics next to it. Macro mAP over language cells; rank distance = the largest minus the "
              "smallest pooled rank of a query's relevant candidates, averaged within each query language, "
              "then over languages, as the paper does (lower = less language bias).", "",
+             *([SET_ASIDE + "; ".join(tables.set_aside), ""] if tables.set_aside else []),
              VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
              verdict_markdown(tables.verdict, margin), "",
              SCALE_HEADER.format(n=n_resamples), "", scale_markdown(tables.scale), "",
@@ -403,8 +433,9 @@ VERDICT_MEASURES = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mA
 
 
 def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -> list[runs.Run]:
-    by_id = {r.run_id: r for r in found}
-    return [by_id[i] for i in recipe.select(summary.drop_duplicates("run"))["run"]]
+    by_id = {(r.run_id, "reference" if r.reference else "local"): r for r in found}
+    chosen = recipe.select(summary.drop_duplicates(["run", "source"]))
+    return [by_id[key] for key in zip(chosen["run"], chosen["source"])]
 
 
 def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
@@ -418,7 +449,8 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
     difference for every row. ``run_a`` / ``run_b`` name the lowest-seed run of each recipe
     (the pair a drill-down shows).
     """
-    summary = summary_frame(list(found))
+    found = one_run_per_seed(found)[0]
+    summary = summary_frame(found)
     rows = []
     for hybrid, other in comparisons if comparisons is not None else default_comparisons(summary):
         group_a, group_b = _runs_of(found, summary, hybrid), _runs_of(found, summary, other)
@@ -457,7 +489,8 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
     ``vocabulary.scale_protocol``); each row is one measure of one consecutive pair, with the nested
     interval of ``inference.scale_change`` and Holm over every row of the table.
     """
-    summary = summary_frame(list(found))
+    found = one_run_per_seed(found)[0]
+    summary = summary_frame(found)
     across_models = {protocol_id(p): protocol_id(scale_protocol(p)) for p in map(protocol_of, found)}
     ladders: dict[tuple, list[tuple[Recipe, Recipe]]] = {}
     for hybrid, other in default_comparisons(summary):  # ordered by parameter count

@@ -35,6 +35,9 @@ def main() -> None:
                                      inference.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
     datasets = tuple(d for d in ("mlqa-r", "xquad-r") if d in ui.datasets_of(found))
     table = ui.verdict(datasets, float(margin))
+    repeats = report.one_run_per_seed(found)[1]
+    if repeats:
+        st.caption(report.SET_ASIDE + "; ".join(f"`{a.run_id}` (repeats {ui.label(b)})" for a, b in repeats))
     if table.empty:
         st.info("No model has both hybrid(α = 0.5) and mono runs yet: train them on the Train page.")
         return

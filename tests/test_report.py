@@ -279,3 +279,25 @@ def test_alpha_steps_pair_neighbouring_alphas_with_two_seeds():
     three_recipes = rows[rows.run != "h25"]
     assert report.alpha_step_comparisons(three_recipes) == []
     assert report.alpha_steps_markdown(pd.DataFrame()) == report.NO_ALPHA_STEPS
+
+
+def test_a_repeated_seed_counts_once(tmp_path_factory, tmp_path):
+    """A local re-run of a shipped run (or a copy under a new id) is not one more seed."""
+    import shutil
+
+    from fixtures_runs import ZERO_SHOT, writable_copy
+
+    from hybridir_core import runs
+
+    runs_root, ref_root = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
+    shutil.copytree(runs_root / "tr-mono-s1", ref_root / "tr-mono-s1")  # shipped, same id
+    shutil.copytree(runs_root / "tr-mono-s1", runs_root / "tr-mono-s1-again")  # new id, same seed
+    found = runs.list_runs(runs_root, reference_roots=(ref_root,)).runs
+    kept, repeats = report.one_run_per_seed(found)
+    assert sorted(a.run_id for a, _ in repeats) == ["tr-mono-s1", "tr-mono-s1-again", ZERO_SHOT]
+    assert all(b.reference for _, b in repeats)  # the shipped run is the one kept
+    assert len(kept) == len(found) - 3
+    table = report.verdict_table(found, ("xquad-r",), n_resamples=50)
+    assert set(table.loc[table["against"] == "mono", "seeds_b"]) == {1}  # not 3 seeds of mono
+    tables = report.study_tables(found, n_resamples=20, datasets=("xquad-r",))
+    assert report.SET_ASIDE + str(runs_root / "tr-mono-s1") in report.findings_markdown(tables)

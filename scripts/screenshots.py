@@ -17,6 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+SCROLL_HEIGHT = ("Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, '"
+                 " + '[data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 0)")
 
 
 def free_port() -> int:
@@ -51,7 +53,13 @@ def main(pages: list[str]) -> None:
                 page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
                 page.goto(f"{url}/{name}")
                 page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+                page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=300_000)
                 time.sleep(2)  # let the charts finish drawing
+                # Streamlit scrolls inside its main block, so full_page alone stops at the viewport:
+                # grow the viewport to the content's height instead
+                height = page.evaluate(SCROLL_HEIGHT)
+                page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height), 8000))})
+                time.sleep(2)
                 out = REPO / "docs" / "screenshots" / f"{name}.png"
                 page.screenshot(path=str(out), full_page=True)
                 print(out)

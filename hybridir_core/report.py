@@ -31,11 +31,11 @@ from .vocabulary import (
     SAMPLING_ORDER,
     ZERO_SHOT,
     dataset_order,
-    describe_protocol,
-    describe_run,
     protocol_id,
     protocol_of,
+    run_info,
     scale_protocol,
+    source_of,
     summary_frame,
     training_label,
 )
@@ -245,7 +245,7 @@ def one_run_per_seed(found: Sequence[runs.Run]) -> tuple[list[runs.Run], list[tu
     first: dict[tuple, runs.Run] = {}
     repeats = []
     for run in sorted(found, key=lambda r: (not r.reference, str(r.path))):
-        info = {**describe_run(run), **describe_protocol(run)}
+        info = run_info(run)
         key = tuple(str(info.get(k)) for k in (*GROUP_KEYS, "seed"))
         if key in first:
             repeats.append((run, first[key]))
@@ -433,7 +433,7 @@ VERDICT_MEASURES = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mA
 
 
 def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -> list[runs.Run]:
-    by_id = {(r.run_id, "reference" if r.reference else "local"): r for r in found}
+    by_id = {(r.run_id, source_of(r)): r for r in found}
     chosen = recipe.select(summary.drop_duplicates(["run", "source"]))
     return [by_id[key] for key in zip(chosen["run"], chosen["source"])]
 

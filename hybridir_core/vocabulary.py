@@ -202,6 +202,18 @@ def describe_protocol(run: Run) -> dict[str, Any]:
             "protocol": protocol_id(protocol)}
 
 
+def source_of(run: Run) -> str:
+    """``reference`` for a shipped reference run, else ``local`` (the ``source`` column)."""
+    return "reference" if run.reference else "local"
+
+
+def run_info(run: Run) -> dict[str, Any]:
+    """What the summary says of ``run`` before its metrics: description, protocol and ``source``."""
+    info = {**describe_run(run), **describe_protocol(run)}
+    del info["reference"]
+    return {**info, "source": source_of(run)}
+
+
 def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per run x dataset with its description and aggregates (plots, findings).
 
@@ -209,8 +221,7 @@ def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
     """
     rows = []
     for run in runs:
-        info = {**describe_run(run), **describe_protocol(run)}
-        info["source"] = "reference" if info.pop("reference") else "local"
+        info = run_info(run)
         for dataset, m in sorted(run.metrics.items()):
             rows.append({**info, "dataset": dataset,
                          **{k: m.get(k) for k in SUMMARY_COLUMNS if k in m}})

@@ -97,26 +97,21 @@ def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd
     return _cell_tests(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), dataset, value)
 
 
-@st.cache_data(show_spinner="Computing the intervals (seeds, then questions)…", max_entries=8)
-def _verdict(signature: tuple, datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
-    return report.verdict_table(listing().runs, datasets, margin)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _declared_families(signature: tuple, ref_root: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    bar = st.progress(0.0, text="Computing the declared families for a new set of runs…")
+    frames = report.cached_families(listing().runs, folders=(Path(ref_root),),
+                                    progress=lambda share, what: bar.progress(share, text=what))
+    bar.empty()
+    return frames
 
 
-def verdict(datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
-    """``report.verdict_table`` of every loadable run, cached on the run files."""
+def declared_families() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The declared families and the paper-vs-here table of every loadable run: read from
+    ``families.json`` beside the shipped runs when they are the same runs, else computed once
+    (with a progress bar) and cached on disk; cached in memory on the run files."""
     runs_root, ref_root = roots()
-    return _verdict(runs.runs_signature(runs_root, ref_root), datasets, margin)
-
-
-@st.cache_data(show_spinner="Comparing scales (seeds, then questions)…", max_entries=8)
-def _scale_change(signature: tuple, datasets: tuple[str, ...]) -> pd.DataFrame:
-    return report.scale_table(listing().runs, datasets)
-
-
-def scale_change(datasets: tuple[str, ...]) -> pd.DataFrame:
-    """``report.scale_table`` of every loadable run, cached on the run files."""
-    runs_root, ref_root = roots()
-    return _scale_change(runs.runs_signature(runs_root, ref_root), datasets)
+    return _declared_families(runs.runs_signature(runs_root, ref_root), str(ref_root))
 
 
 @st.cache_data(show_spinner=False)

@@ -19,13 +19,14 @@ The command line (``report``) lives in ``hybridir_core.cli``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import inference, runs, stats
+from . import families, family_cache, family_text, inference, runs, stats
+from .published import load_published
 from .vocabulary import MEASURES as VALUES
 from .vocabulary import (
     SAMPLING_ORDER,
@@ -335,75 +336,134 @@ def seed_differences_markdown(spread: pd.DataFrame) -> str:
     return _markdown(pd.DataFrame(rows))
 
 
+def ladder(found: Sequence[runs.Run]) -> list[families.Rung]:
+    """The rungs of the study: each model (and protocol) with hybrid(0.5) and mono runs on
+    MLQA-R, its runs by recipe and its zero-shot run, smallest first."""
+    found = one_run_per_seed(found)[0]
+    summary = _with_recipe(summary_frame(found))
+    rows = summary[summary["dataset"] == families.DATASET]
+    by_id = {(r.run_id, source_of(r)): r for r in found}
+    rungs = []
+    for hybrid, other in default_comparisons(rows):
+        if other.sampling != "mono":
+            continue
+        part = rows[(rows["model"] == hybrid.model) & (rows["protocol"] == hybrid.protocol)]
+        recipes: dict[tuple, list] = {}
+        for r in part.itertuples():
+            key = (r.sampling, float(r.alpha) if r.sampling == "hybrid" else None)
+            recipes.setdefault(key, []).append((int(r.seed), by_id[(r.run, r.source)].ranks))
+        zero = rows[(rows["model"] == hybrid.model) & (rows["sampling"] == ZERO_SHOT)
+                    & rows["evaluation"].isin(["full", ""])]
+        rungs.append(families.Rung(hybrid.model, int(part["layers"].iloc[0]), recipes,
+                                   [by_id[(r.run, r.source)].ranks for r in zero.itertuples()]))
+    return sorted(rungs, key=lambda r: r.layers)
+
+
 @dataclass(frozen=True)
 class StudyTables:
-    """What the Findings rest on, computed once: the bootstrap tables take most of the time, and
-    FINDINGS.md and README's blocks render the same ones."""
+    """What the Findings rest on, computed once (FINDINGS.md and README's block render the same)."""
 
     summary: pd.DataFrame
     comparisons: list[tuple[Recipe, Recipe]]
-    verdict: pd.DataFrame
-    scale: pd.DataFrame
-    n_resamples: int
-    margin: float
-    alpha_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    families: pd.DataFrame
+    paper: pd.DataFrame
     set_aside: list[str] = field(default_factory=list)
 
 
 def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
-                 n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
-                 datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> StudyTables:
-    """The summary, the verdict table and the change across scales of ``found`` (one run per seed)."""
+                 folders: Sequence = (), bootstrap: dict | None = None) -> StudyTables:
+    """The summary and the declared families of ``found`` (one run per seed); the families are
+    read from ``<folder>/families.json`` when it holds these runs (``cached_families``)."""
     found, repeats = one_run_per_seed(found)
     summary = summary_frame(found)
     if summary.empty:
         raise ValueError("no complete runs to report on")
     comparisons = comparisons if comparisons is not None else default_comparisons(summary)
-    present = tuple(d for d in datasets if d in set(summary["dataset"]))
-    return StudyTables(summary, comparisons,
-                       verdict_table(found, present, margin, n_resamples, comparisons),
-                       scale_table(found, present, n_resamples), n_resamples, margin,
-                       verdict_table(found, present, margin, n_resamples, alpha_step_comparisons(summary)),
+    return StudyTables(summary, comparisons, *cached_families(found, folders, bootstrap),
                        [f"{a.path} (repeats {b.path})" for a, b in repeats])
+
+
+def cached_families(found: Sequence[runs.Run], folders: Sequence = (), bootstrap: dict | None = None,
+                    progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``declared_families`` of the runs left by ``one_run_per_seed``, read from a ``families.json``
+    in ``folders`` (or the user cache) when it holds these runs' and settings' key (``family_cache``)."""
+    settings = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
+    return family_cache.cached(one_run_per_seed(found)[0], lambda f: declared_families(f, settings, progress),
+                               folders, settings)
+
+
+DEFAULT_BOOTSTRAP = {"n_resamples": 2_000, "seed": 0}
+"""The nested-bootstrap cross-check of the primary rows (never used by a label)."""
+
+
+def declared_families(found: Sequence[runs.Run], bootstrap: dict | None = None,
+                      progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The families of docs/protocol.md over ``found`` and the paper-vs-here table (S7); empty
+    frames where no rung has the recipes."""
+    rungs = ladder(found)
+    if not rungs:
+        return pd.DataFrame(), pd.DataFrame()
+    frame = families.all_families(rungs, bootstrap, progress)
+    return frame, families.paper_versus_here(frame, load_published().rows)
 
 
 SET_ASIDE = "Set aside (the recipe, protocol and seed of another run, so not one more seed): "
 
 
 def findings_markdown(tables: StudyTables) -> str:
-    """The Findings as one Markdown document: the verdict, then the tables it rests on."""
-    summary, n_resamples, margin = tables.summary, tables.n_resamples, tables.margin
+    """The Findings as one Markdown document: the declared families, then the tables they rest on."""
+    summary = tables.summary
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
-             "Written by `python -m hybridir_core report`; every sentence below is generated from the "
-             "statistics next to it. Macro mAP over language cells; rank distance = the largest minus the "
-             "smallest pooled rank of a query's relevant candidates, averaged within each query language, "
-             "then over languages, as the paper does (lower = less language bias).", "",
+             "Written by `python -m hybridir_core report`; every number and direction word below is "
+             "generated from the runs. Estimands, interval method, families and labels are declared in "
+             "docs/protocol.md (sections 3-6); anything else is exploratory. Mono and Cross are means of "
+             "language cells (diagonal, off-diagonal), Multi the mean over query languages of pooled mAP, "
+             "rank distance the largest minus the smallest pooled rank of a query's relevant candidates "
+             "(per query language, then over languages; lower = less language bias), language preference "
+             "the rate at which the query's own-language answer ranks first among its relevant candidates "
+             "(lower = less bias).", "",
              *([SET_ASIDE + "; ".join(tables.set_aside), ""] if tables.set_aside else []),
-             VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
-             verdict_markdown(tables.verdict, margin), "",
-             SCALE_HEADER.format(n=n_resamples), "", scale_markdown(tables.scale), "",
+             *answer_parts(tables),
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
-             alpha_markdown(alpha_table(summary)), "",
-             ALPHA_STEPS_HEADER.format(n=n_resamples), "", alpha_steps_markdown(tables.alpha_steps), ""]
+             alpha_markdown(alpha_table(summary)), ""]
     for a, b in tables.comparisons:
         spread = seed_differences(summary, a, b)
         if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
-            parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}", "",
-                      seed_differences_markdown(spread), ""]
+            parts += [f"### Seed by seed (exploratory): A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}",
+                      "", seed_differences_markdown(spread), ""]
     return "\n".join(parts)
 
 
+FAMILIES_HEADER = (
+    "### The declared families\n\n"
+    "Intervals: 95 %, two-component t (question clusters + between-seed variance, Satterthwaite "
+    "degrees of freedom; analytic, no resampling). Holm within each family; one-sided 0.025 for "
+    "non-inferiority (margin {margin:g}) and confirmatory tests, two-sided 0.05 otherwise.")
+
+
+def answer_parts(tables: StudyTables) -> list[str]:
+    """The lead, the rung x measure overview and every declared family (empty without rungs)."""
+    frame = tables.families
+    if frame.empty:
+        return ["(no model has hybrid(0.5), mono and cross runs on MLQA-R: the declared families are not computed)", ""]
+    paper = tables.paper
+    return ["### The answer", "", *[f"- {s}" for s in family_text.lead(frame)],
+            *([f"- {family_text.paper_summary(paper)}"] if not paper.empty else []), "",
+            "Hybrid(0.5) − mono per rung (Mono: P; the rest: S1):", "", family_text.overview(frame), "",
+            FAMILIES_HEADER.format(margin=families.MARGIN), "", family_text.families_markdown(frame),
+            "#### S7: paper vs here (descriptive)", "", family_text.paper_markdown(paper), ""]
+
+
 def readme_blocks(tables: StudyTables) -> dict[str, str]:
-    """README's generated Findings parts by marker name (``scripts/findings.py`` writes them
-    between ``<!-- name:start -->`` and ``<!-- name:end -->``; a test compares them)."""
-    alphas = ("**α sweep** (runs that differ only in α; α = 0 is the cross recipe and α = 1 the mono "
-              "one):\n\n" + alpha_markdown(alpha_table(tables.summary)) + "\n\n"
-              + ALPHA_STEPS_HEADER.format(n=tables.n_resamples).removeprefix("### ") + "\n\n"
-              + alpha_step_lines(tables.alpha_steps))
-    return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(tables.verdict, tables.margin)),
-            "scale": scale_markdown(tables.scale),
-            "tables": seed_table_markdown(seed_table(tables.summary)) + "\n\n" + alphas}
+    """README's generated findings (``scripts/findings.py`` writes it between
+    ``<!-- findings:start -->`` and ``<!-- findings:end -->``; a test compares them)."""
+    frame = tables.families
+    if frame.empty:
+        return {"findings": "(no study runs)"}
+    lines = [*[f"- {s}" for s in family_text.lead(frame)],
+             *([f"- {family_text.paper_summary(tables.paper)}"] if not tables.paper.empty else [])]
+    return {"findings": "\n".join(lines) + "\n\n" + family_text.overview(frame)}
 
 
 VERDICT_HEADER = (

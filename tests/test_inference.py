@@ -18,17 +18,19 @@ def ranks_with_ap(aps: dict[tuple[str, str], float], dataset: str = "d") -> pd.D
     return pd.DataFrame(rows)
 
 
-def test_one_seed_one_language_matches_scipy_bootstrap():
+def test_one_seed_one_language_is_the_paired_t_interval():
+    """One run per recipe, one query per question: the interval is scipy's paired t interval."""
     rng = np.random.default_rng(1)
     ks_a, ks_b = rng.integers(1, 6, 60), rng.integers(1, 6, 60)
     a = ranks_with_ap({(f"q{i}", "en"): 1 / k for i, k in enumerate(ks_a)})
     b = ranks_with_ap({(f"q{i}", "en"): 1 / k for i, k in enumerate(ks_b)})
-    got = inference.recipe_difference([a], [b], "d", "mono", n_resamples=4000)
+    got = inference.recipe_difference([a], [b], "d", "mono")
     d = 1 / ks_a - 1 / ks_b
     assert got.diff == pytest.approx(d.mean())
-    ref = scipy_stats.bootstrap((d,), np.mean, n_resamples=4000, method="percentile", random_state=0)
-    assert got.ci_low == pytest.approx(ref.confidence_interval.low, abs=0.01)
-    assert got.ci_high == pytest.approx(ref.confidence_interval.high, abs=0.01)
+    ref = scipy_stats.ttest_rel(1 / ks_a, 1 / ks_b)
+    ci = ref.confidence_interval(0.95)
+    assert got.ci_low == pytest.approx(ci.low, abs=1e-12) and got.ci_high == pytest.approx(ci.high, abs=1e-12)
+    assert got.p_value == pytest.approx(ref.pvalue, rel=1e-9)
     assert got.n_queries == got.n_clusters == 60 and got.seeds_a == got.seeds_b == 1
 
 
@@ -55,7 +57,8 @@ def test_seed_spread_widens_the_interval():
     nested = inference.recipe_difference(a_seeds, b_seed, "d", "mono", seed=0)
     only_first = inference.recipe_difference(a_seeds[:1], b_seed, "d", "mono", seed=0)
     assert only_first.ci_low == only_first.ci_high == 0  # identical runs: no uncertainty at all
-    assert nested.ci_low == pytest.approx(0, abs=1e-12) and nested.ci_high > 0.1  # a seed can be either
+    gap = inference.recipe_difference(a_seeds[1:], b_seed, "d", "mono").diff
+    assert nested.ci_low < 0 and nested.ci_high > gap  # either seed's value lies inside
 
 
 def test_verdicts():
@@ -81,16 +84,6 @@ def test_a_direction_word_needs_its_holm_adjusted_p_value():
     assert inference.after_holm("inconclusive: a recipe with one seed", 0.9).startswith("inconclusive")
 
 
-def test_p_value_floor_is_reported_as_such():
-    a = ranks_with_ap({(f"q{i}", "en"): 1.0 for i in range(50)})
-    b = ranks_with_ap({(f"q{i}", "en"): 0.5 for i in range(50)})
-    got = inference.recipe_difference([a], [b], "d", "mono", n_resamples=999)
-    assert got.at_floor and got.p_value == pytest.approx(2 / 1000)
-    assert inference.format_p(got.p_value, got.p_floor) == "<= 0.002"
-    frame = inference.differences_frame([got, got], family="hybrid vs mono, all scales")
-    assert (frame["p_holm"] >= frame["p_floor"]).all() and frame["family"].iloc[0].startswith("hybrid")
-
-
 def test_rank_distance_is_averaged_per_language_first():
     rows = []
     for qid, lang, ranks in (("q1", "en", (1, 11)), ("q2", "en", (1, 11)), ("q3", "en", (1, 11)),
@@ -106,9 +99,9 @@ def test_rank_distance_is_averaged_per_language_first():
 
 def _two_seeds(ks: np.ndarray, shift: int = 0) -> list[pd.DataFrame]:
     """Two seeds of a recipe: Mono AP 1/k per question, the second seed one rank better on every
-    third question (so the seeds differ a little)."""
+    tenth question (so the seeds differ a little)."""
     first = {(f"q{i}", lang): 1 / max(1, k + shift) for i, k in enumerate(ks) for lang in ("en", "de")}
-    second = {key: 1 / max(1, round(1 / v) - (int(key[0][1:]) % 3 == 0)) for key, v in first.items()}
+    second = {key: 1 / max(1, round(1 / v) - (int(key[0][1:]) % 10 == 0)) for key, v in first.items()}
     return [ranks_with_ap(first), ranks_with_ap(second)]
 
 

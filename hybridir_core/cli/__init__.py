@@ -91,13 +91,22 @@ def _add_reading_commands(sub) -> None:
                     help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
     ex.set_defaults(func=commands.cmd_export, writes_run=False)
 
-    rp = sub.add_parser("report", help="Markdown findings over folders of runs (seeds, α, tests)")
+    rp = sub.add_parser("report", help="the declared families (docs/protocol.md) over folders of runs")
     rp.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
     rp.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
                     help="recipes model:sampling[:alpha]; repeatable (default: hybrid 0.5 vs mono "
                          "and vs cross for every model)")
-    rp.add_argument("--resamples", type=int, default=2_000, help="resamples per paired test")
-    rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
+    rp.add_argument("--format", choices=("markdown", "json", "latex", "csv"), default="markdown",
+                    help="markdown: the findings document; json/csv: every row of the declared families "
+                         "(dataset, rung, comparison, measure, estimate, low, high, p, p_holm, label, family); "
+                         "latex: a booktabs table of the declared rows")
+    rp.add_argument("--json", default=None, metavar="FILE",
+                    help="also write every family row as JSON to FILE (for other tools)")
+    rp.add_argument("--out", default=None, help="write the report here instead of printing it")
+    rp.add_argument("--resamples", type=int, default=2_000,
+                    help="resamples of the nested-bootstrap cross-check of the primary rows (no label uses it)")
+    rp.add_argument("--bootstrap-seed", type=int, default=0,
+                    help="seed of that cross-check; the labels are analytic and do not depend on it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")

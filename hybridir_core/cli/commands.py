@@ -189,16 +189,29 @@ def unique_runs(roots: list[Path]) -> list[runs.Run]:
 
 
 def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from ..report import findings_markdown, study_tables
+    from ..family_cache import FILE_NAME, runs_key, write
+    from ..family_text import to_json, to_latex
+    from ..report import DEFAULT_BOOTSTRAP, findings_markdown, one_run_per_seed, study_tables
 
     roots = [Path(p) for p in args.roots] or [paths.reference_root()]
     for root in roots:
         if not root.is_dir():
             raise ValueError(f"{root}: no such folder of runs")
     comparisons = [(parse_recipe(a), parse_recipe(b)) for a, b in args.compare] if args.compare else None
-    text = findings_markdown(study_tables(unique_runs(roots), comparisons, args.resamples))
+    found = unique_runs(roots)
+    check = {"n_resamples": args.resamples, "seed": args.bootstrap_seed}
+    tables = study_tables(found, comparisons, folders=roots if len(roots) == 1 else (), bootstrap=check)
+    if len(roots) == 1:  # the intervals beside the runs they were computed from (the dashboard reads them)
+        key = runs_key(one_run_per_seed(found)[0], {**DEFAULT_BOOTSTRAP, **check})
+        write(roots[0] / FILE_NAME, key, (tables.families, tables.paper))
+    if args.json:
+        runs.atomic_write(Path(args.json), lambda tmp: tmp.write_text(to_json(tables.families), encoding="utf-8"))
+        print(f"wrote {args.json}", file=sys.stderr)
+    render = {"markdown": lambda: findings_markdown(tables) + "\n", "json": lambda: to_json(tables.families),
+              "latex": lambda: to_latex(tables.families), "csv": lambda: tables.families.to_csv(index=False)}
+    text = render[args.format]()
     if args.out:
-        runs.atomic_write(Path(args.out), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        runs.atomic_write(Path(args.out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
         print(f"wrote {args.out}")
     else:
-        print(text)
+        print(text, end="")

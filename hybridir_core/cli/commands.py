@@ -201,7 +201,7 @@ def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
     found = unique_runs(roots)
     check = {"n_resamples": args.resamples, "seed": args.bootstrap_seed}
     tables = study_tables(found, comparisons, folders=roots if len(roots) == 1 else (), bootstrap=check)
-    if len(roots) == 1:  # the intervals beside the runs they were computed from (the dashboard reads them)
+    if len(roots) == 1 and not tables.families.empty:  # beside the runs they came from (the dashboard reads them)
         key = runs_key(one_run_per_seed(found)[0], {**DEFAULT_BOOTSTRAP, **check})
         write(roots[0] / FILE_NAME, key, (tables.families, tables.paper))
     if args.json:

@@ -51,7 +51,10 @@ class Rung:
 
     @property
     def name(self) -> str:
-        return f"{self.layers}L" if self.layers >= 12 else f"d{self.layers}"
+        """d2 / d4 / d6 for the students, 12L for me5-small, else the model's own name."""
+        if self.model == "me5-small":
+            return "12L"
+        return self.model.removeprefix("me5-small-") if self.model.startswith("me5-small-d") else self.model
 
     def ranks(self, sampling: str, alpha: float | None = None, seeds: Sequence[int] | None = None) -> list:
         runs = self.recipes.get((sampling, alpha), [])
@@ -153,12 +156,14 @@ def _weights(x: Sequence[float]) -> np.ndarray:
 def scale(rungs: Sequence[Rung], measures: Sequence[str] = ("mono", "multi", "rank_distance")) -> list[dict]:
     """S4: trend of hybrid − mono against log10 layers (= log10 non-embedding params + a constant),
     the end-to-end change smallest → largest, and each adjacent step."""
+    rungs = [r for r in rungs if r.layers > 0]  # a static model has no depth to put on a log axis
     if len(rungs) < 2:
         return []
     groups = [g for rung in rungs for g in (rung.ranks(*HYBRID), rung.ranks(*MONO))]
     plans = [("trend per log10 params", _weights([np.log10(r.layers) for r in rungs]))]
     n = len(rungs)
-    plans.append((f"{rungs[0].name} → {rungs[-1].name}", np.eye(n)[-1] - np.eye(n)[0]))
+    if n > 2:  # with two rungs the end-to-end change is the one step
+        plans.append((f"{rungs[0].name} → {rungs[-1].name}", np.eye(n)[-1] - np.eye(n)[0]))
     plans += _steps([r.name for r in rungs])
     rows = []
     for measure in measures:
@@ -220,6 +225,8 @@ def confirmatory(rungs: Sequence[Rung]) -> list[dict]:
     Holm over the three one-sided tests; the new seeds alone as a sensitivity row."""
     top = max(rungs, key=lambda r: r.layers)
     a75 = ("hybrid", 0.75)
+    if not (top.ranks(*a75) and top.ranks(*MONO)):
+        return []
     have = [s for s in CONFIRMATORY_SEEDS if s in top.seeds(*a75) and s in top.seeds(*MONO)]
     tests = (("mono", -MARGIN, True), ("multi", 0.0, True), ("rank_distance", 0.0, False))
     rows = []

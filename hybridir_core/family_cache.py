@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import runs
+from . import bias, contrasts, families, metrics, runs
 from .paths import cache_root
 
 METHOD_VERSION = "families-1 (two-component t, Satterthwaite; docs/protocol.md)"
-METHOD_SOURCES = ("contrasts.py", "families.py", "bias.py", "metrics.py")
+METHOD_MODULES = (bias, contrasts, families, metrics)
 """The modules whose code computes the rows: their text is part of the key, so an edit invalidates."""
 FILE_NAME = "families.json"
 
@@ -29,8 +29,8 @@ FILE_NAME = "families.json"
 def runs_key(found: Sequence[runs.Run], settings: dict | None = None) -> str:
     """Digest of the runs' contents (not their paths or times), the method's version and settings."""
     digest = hashlib.sha256((METHOD_VERSION + json.dumps(settings or {}, sort_keys=True)).encode())
-    for name in METHOD_SOURCES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+    for module in METHOD_MODULES:
+        digest.update(Path(module.__file__).read_bytes())
     for run in sorted(found, key=lambda r: r.run_id):
         digest.update(run.run_id.encode())
         for name in ("config.json", "metrics.json", "ranks.parquet"):

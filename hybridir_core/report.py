@@ -376,8 +376,14 @@ def declared_families(found: Sequence[runs.Run], bootstrap: dict | None = None,
 SET_ASIDE = "Set aside (the recipe, protocol and seed of another run, so not one more seed): "
 
 
-def findings_markdown(tables: StudyTables) -> str:
-    """The Findings as one Markdown document: the declared families, then the tables they rest on."""
+EXPLORATORY = ("**Exploratory.** These runs are not the ones docs/protocol.md declares (its families are for "
+               "the QA-protocol study in results/reference); the families below apply its rules to them, but "
+               "nothing here was declared before the runs.")
+
+
+def findings_markdown(tables: StudyTables, declared: bool = True) -> str:
+    """The Findings as one Markdown document: the declared families, then the tables they rest on;
+    ``declared=False`` marks them exploratory (runs the protocol does not cover)."""
     summary = tables.summary
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
              "Written by `python -m hybridir_core report`; every number and direction word below is "
@@ -389,7 +395,7 @@ def findings_markdown(tables: StudyTables) -> str:
              "the rate at which the query's own-language answer ranks first among its relevant candidates "
              "(lower = less bias).", "",
              *([SET_ASIDE + "; ".join(tables.set_aside), ""] if tables.set_aside else []),
-             *answer_parts(tables),
+             *([] if declared else [EXPLORATORY, ""]), *answer_parts(tables),
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
              alpha_markdown(alpha_table(summary)), ""]

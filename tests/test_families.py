@@ -25,7 +25,8 @@ def seeds(ks: np.ndarray, n: int = 3) -> list:
 
 def rung(layers: int, hybrid_shift: int, rng) -> families.Rung:
     ks = rng.integers(2, 5, 120)
-    return families.Rung("m", layers, {("hybrid", 0.5): seeds(ks + hybrid_shift), ("mono", None): seeds(ks)}, [])
+    model = "me5-small" if layers == 12 else f"me5-small-d{layers}"
+    return families.Rung(model, layers, {("hybrid", 0.5): seeds(ks + hybrid_shift), ("mono", None): seeds(ks)}, [])
 
 
 def test_primary_labels_follow_the_margin_and_holm():

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridir_core import contrasts, runs
+from hybridir_core.analysis import contrasts
+from hybridir_core.runs import directory as runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTRASTS = (("me5-small", "mono"), ("me5-small", "multi"), ("me5-small-d4", "mono"),

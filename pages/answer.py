@@ -7,7 +7,7 @@ by ``report`` and cached beside the runs; the page never resamples.
 import streamlit as st
 
 import ui
-from hybridir_core import answer_figures, families, family_text
+from hybridir_core.analysis import answer_figures, families, family_text
 
 QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval on MLQA-R while it "
             "improves cross-lingual and multilingual retrieval and reduces language bias, and does "

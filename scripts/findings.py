@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybridir_core import family_cache, report, runs
+from hybridir_core.analysis import family_cache, report
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 STUDY = REPO / "results" / "reference"

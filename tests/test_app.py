@@ -14,8 +14,11 @@ import streamlit as st
 from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
 from streamlit.testing.v1 import AppTest
 
-from hybridir_core import devices, export, jobs, paths, runs
+from hybridir_core import devices, paths
+from hybridir_core.analysis import export
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
@@ -357,7 +360,7 @@ def test_answer_page_without_study_runs_says_what_is_missing(roots):
 
 def test_answer_page_reads_the_shipped_families_without_computing(tmp_path, monkeypatch):
     """On the shipped runs the page reads results/reference/families.json: compute is never called."""
-    from hybridir_core import family_cache
+    from hybridir_core.analysis import family_cache
 
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "none"))
     monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(REPO / "results" / "reference"))

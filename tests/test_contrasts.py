@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from hybridir_core import bias, contrasts
+from hybridir_core.analysis import contrasts
+from hybridir_core.evaluation import bias
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridir_core import families
+from hybridir_core.analysis import families
 
 
 def ranks_of(aps: dict[str, float], langs=("en", "de")) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from hybridir_core import inference
+from hybridir_core.analysis import intervals as inference
 
 
 def ranks_with_ap(aps: dict[tuple[str, str], float], dataset: str = "d") -> pd.DataFrame:

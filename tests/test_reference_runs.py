@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybridir_core import bias, family_cache, metrics, report, runs
+from hybridir_core.analysis import family_cache, report
+from hybridir_core.evaluation import bias, metrics
+from hybridir_core.runs import directory as runs
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 LADDER = REFERENCE.parent / "ladder"

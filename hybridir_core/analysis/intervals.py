@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hybridir_core.analysis import contrasts
+from hybridir_core.analysis import contrasts, stats
 
 MEASURES = contrasts.MEASURES
 HIGHER_IS_BETTER = contrasts.HIGHER_IS_BETTER
@@ -66,3 +66,13 @@ def direction(diff: Difference) -> str:
     sign = 1.0 if HIGHER_IS_BETTER[diff.measure] else -1.0
     low, high = sorted((sign * diff.ci_low, sign * diff.ci_high))
     return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+
+
+def differences_frame(rows: Sequence[Difference], family: str) -> pd.DataFrame:
+    """The differences as a table with Holm-adjusted p-values over the stated ``family``."""
+    frame = pd.DataFrame([{**vars(r), "at_floor": r.at_floor} for r in rows])
+    if frame.empty:
+        return frame
+    frame["p_holm"] = stats.holm(frame["p_value"].to_numpy())
+    frame["family"] = family
+    return frame

@@ -27,7 +27,13 @@ from hybridir_core.analysis import families, family_cache, family_text
 from hybridir_core.analysis.published import load_published
 from hybridir_core.runs import directory as runs
 from hybridir_core.runs.measures import MEASURES as VALUES
-from hybridir_core.runs.measures import SAMPLING_ORDER, ZERO_SHOT, dataset_order, training_label
+from hybridir_core.runs.measures import (
+    SAMPLING_ORDER,
+    ZERO_SHOT,
+    dataset_order,
+    training_label,
+)
+from hybridir_core.runs.measures import measure as measure_of
 from hybridir_core.runs.protocol import run_info, source_of, summary_frame
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
@@ -204,7 +210,7 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
         idx = sorted(i for i in shared if i[0] == dataset)
         for value in VALUES:
             diffs = (left.loc[idx, value].astype(float) - right.loc[idx, value].astype(float)).to_numpy()
-            better = (diffs < 0) if value == "mean_rank_distance" else (diffs > 0)
+            better = (diffs > 0) if measure_of(value).higher_is_better else (diffs < 0)
             rows.append({"dataset": dataset, "value": value, "seeds": [int(i[1]) for i in idx],
                          "diffs": diffs.tolist(), "mean": float(diffs.mean()),
                          "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else float("nan"),
@@ -262,8 +268,7 @@ def seed_table_markdown(table: pd.DataFrame) -> str:
                               {"model": r["model"], "training": r["training"], "evaluation": named,
                                "seeds": r["n_seeds"] or "–"})
         for value, name in VALUES.items():
-            digits = 0 if value == "mean_rank_distance" else 3
-            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], digits)
+            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], measure_of(value).digits)
     labelled = any(evaluation.fillna("") != "")  # a quick, subset or otherwise distinct protocol
     columns = ["model", "training", *(["evaluation"] if labelled else []), "seeds"] + [
         f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
@@ -279,7 +284,7 @@ def alpha_markdown(table: pd.DataFrame) -> str:
         row = rows.setdefault((r["sweep"], r["alpha"]), {
             "sweep": r["sweep"], "α": f"{r['alpha']:g}", "seeds": r["n_seeds"]})
         for value, name in VALUES.items():
-            row[f"{r['dataset']} {name}"] = f"{r[value]:.0f}" if value == "mean_rank_distance" else f"{r[value]:.3f}"
+            row[f"{r['dataset']} {name}"] = f"{r[value]:.{measure_of(value).digits}f}"
     frame = pd.DataFrame(list(rows.values()))
     columns = ["sweep", "α", "seeds"] + [f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(frame[columns])
@@ -289,7 +294,7 @@ def seed_differences_markdown(spread: pd.DataFrame) -> str:
     """Recipe A − recipe B seed by seed (macro), and on how many seeds A was better."""
     rows = []
     for _, s in spread.iterrows():
-        digits = 0 if s["value"] == "mean_rank_distance" else 3
+        digits = measure_of(s["value"]).digits
         rows.append({"dataset": s["dataset"], "measure": VALUES[s["value"]], "seeds": ", ".join(map(str, s["seeds"])),
                      "Δ per seed (macro)": " / ".join(f"{d:+.{digits}f}" for d in s["diffs"]),
                      "A better": f"{s['a_better']}/{len(s['diffs'])}"})

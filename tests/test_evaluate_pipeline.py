@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fixtures_runs import fixture_model
 
-from hybridir_core import bias, evaluate, export, metrics, runs
+from hybridir_core import bias, evaluate, export, metrics, runs, schema
 from hybridir_core.config import EvalConfig
 from hybridir_core.data import load_lareqa
 
@@ -69,7 +69,7 @@ def test_constant_encoder_gets_worst_case_metrics(constant_run):
 def test_run_files_follow_the_contract(constant_run):
     out, summaries, _ = constant_run
     matrix = pd.read_csv(out / "matrix.csv")
-    assert list(matrix.columns) == runs.MATRIX_COLUMNS
+    assert list(matrix.columns) == runs.MATRIX_COLUMNS + schema.MATRIX_EXTRA
     assert len(matrix) == 3 * 3 + 3
     assert list(pd.read_parquet(out / "ranks.parquet").columns) == runs.RANK_COLUMNS
     config = json.loads((out / "config.json").read_text())

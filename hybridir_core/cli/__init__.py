@@ -37,7 +37,8 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 
 def _add_job_commands(sub) -> None:
     ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
-    ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
+    ev.add_argument("--model", default="me5-small",
+                    help="registry name, local sentence-transformers folder, or any sentence-transformers hub id")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
@@ -125,6 +126,12 @@ def _add_reading_commands(sub) -> None:
     ov.add_argument("--data-dir", default=None)
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
+    cv = data_sub.add_parser("convert", help="write XQuAD-R / MLQA-R as BEIR folders (with lang and group fields)")
+    cv.add_argument("--to", required=True, choices=["beir"])
+    cv.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    cv.add_argument("--data-dir", default=None)
+    cv.add_argument("--out", type=Path, required=True, help="folder that gets one sub-folder per dataset")
+    cv.set_defaults(func=commands.cmd_data_convert, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
     se.add_argument("query")

@@ -100,6 +100,18 @@ def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> No
         runs.atomic_write(args.out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def cmd_data_convert(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``data convert --to beir``: each built-in dataset, whole, as a BEIR folder (``folders.write_beir``)."""
+    from ..data import load_lareqa
+    from ..folders import dataset_name, write_beir
+
+    for name in args.datasets:
+        data = load_lareqa(name, args.data_dir)
+        folder = write_beir(data, Path(args.out) / name)
+        print(f"{name}: {len(data.questions)} queries, {len(data.candidates)} candidates, "
+              f"{len(data.languages)} languages -> {folder} (dataset name {dataset_name(folder)})")
+
+
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Recompute ``metrics.json`` of finished runs from their ranks (no encoding)."""
     from ..evaluate import resummarise_run

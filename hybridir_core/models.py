@@ -437,13 +437,14 @@ _RECIPES: dict[str, _BuildRecipe] = {
 
 
 def ensure_loaded(model: "str | Path | LoadedModel", options: Any = None) -> LoadedModel:
-    """A ``LoadedModel`` from a registry name, hub id or path; a ``LoadedModel`` is returned as is.
+    """A ``LoadedModel`` from a registry name, hub id or path (a ``LoadedModel`` is kept, its
+    prompts replaced where ``options`` gives them).
 
     ``options`` (an ``EvalConfig``) may carry ``query_prompt``, ``passage_prompt`` and
     ``trust_remote_code``.
     """
     if isinstance(model, LoadedModel):
-        return model
+        return with_prompts(model, getattr(options, "query_prompt", None), getattr(options, "passage_prompt", None))
     return load_model(str(model), query_prompt=getattr(options, "query_prompt", None),
                       passage_prompt=getattr(options, "passage_prompt", None),
                       trust_remote_code=bool(getattr(options, "trust_remote_code", False)))

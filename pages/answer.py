@@ -19,7 +19,7 @@ def drill_down(found, table, dataset: str, model: str, against: str) -> None:
         st.info(f"No run pair for {model} (hybrid vs {against}) on this machine.")
         return
     a, b = pair
-    st.plotly_chart(figures.difference_heatmap(a.matrix, b.matrix, dataset, "map", ui.label(a), ui.label(b)),
+    ui.chart(figures.difference_heatmap(a.matrix, b.matrix, dataset, "map", ui.label(a), ui.label(b)),
                     key="answer_pair")
     st.caption(f"Seed {(a.config.get('train') or {}).get('seed')} of each recipe; the Language matrices "
                "page shows every run and cell test.")
@@ -46,7 +46,7 @@ def main() -> None:
     st.subheader("Verdict per scale (generated from the intervals)")
     for sentence in report.verdict_sentences(table[table["dataset"] == dataset], float(margin)):
         st.markdown(f"- {sentence}")
-    event = st.plotly_chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
+    event = ui.chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
                             on_select="rerun", selection_mode="points")
     st.caption(report.VERDICT_HEADER.format(n=inference.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
     st.subheader("Does it change with scale?")

@@ -101,6 +101,14 @@ def _add_reading_commands(sub) -> None:
     rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
+    fg = sub.add_parser("figures", help="the Answer page's figures (forest plot, run-pair heatmaps) as files")
+    fg.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
+    fg.add_argument("--out", type=Path, required=True, help="folder for <figure>.<format> files")
+    fg.add_argument("--format", nargs="+", default=["svg", "png"], choices=["svg", "png", "pdf"], dest="formats")
+    fg.add_argument("--margin", type=float, default=None, help="non-inferiority margin (default: the page's)")
+    fg.add_argument("--resamples", type=int, default=None, help="resamples per interval (default: the page's)")
+    fg.set_defaults(func=commands.cmd_figures, writes_run=False)
+
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
     rs.add_argument("run_dirs", nargs="+")
     rs.set_defaults(func=commands.cmd_resummarise, writes_run=False)

@@ -112,6 +112,24 @@ def cmd_data_convert(args: argparse.Namespace, progress: ProgressReporter) -> No
               f"{len(data.languages)} languages -> {folder} (dataset name {dataset_name(folder)})")
 
 
+def cmd_figures(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``figures``: the Answer page's figures for folders of runs (``figure_export``)."""
+    from ..figure_export import answer_figures, write_figures
+    from ..inference import DEFAULT_MARGIN, DEFAULT_RESAMPLES
+
+    roots = [Path(p) for p in args.roots] or [paths.reference_root()]
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"{root}: no such folder of runs")
+    figs = answer_figures(unique_runs(roots), args.margin if args.margin is not None else DEFAULT_MARGIN,
+                          args.resamples or DEFAULT_RESAMPLES)
+    if not figs:
+        raise ValueError("no model has both hybrid(alpha 0.5) and mono runs in "
+                         + ", ".join(map(str, roots)) + ": nothing to draw")
+    for path in write_figures(figs, args.out, args.formats):
+        print(path)
+
+
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Recompute ``metrics.json`` of finished runs from their ranks (no encoding)."""
     from ..evaluate import resummarise_run

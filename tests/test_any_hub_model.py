@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybridir_core.models import ensure_built, load_model
+from hybridir_core.models.registry import ensure_built, load_model
 from hybridir_core.paths import REPO_ROOT
 
 HUB_ID = "hybridir-test/me5-small-copy"

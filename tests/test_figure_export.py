@@ -8,8 +8,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from hybridir_core import figure_export, runs
+from hybridir_core.analysis import figure_export
 from hybridir_core.paths import REPO_ROOT
+from hybridir_core.runs import directory as runs
 
 REFERENCE = REPO_ROOT / "results" / "reference"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from fixtures_open import ngram_model
 
-from hybridir_core import evaluate, runs
 from hybridir_core.config import EvalConfig
-from hybridir_core.data import DataError, load_lareqa, resolve_data_dir
-from hybridir_core.folders import dataset_name, load_folder, write_beir
+from hybridir_core.data.folders import dataset_name, load_folder, write_beir
+from hybridir_core.data.lareqa import DataError, load_lareqa, resolve_data_dir
+from hybridir_core.evaluation import evaluate
 from hybridir_core.paths import REPO_ROOT
+from hybridir_core.runs import directory as runs
 
 LANGS = ("de", "en", "es")
 

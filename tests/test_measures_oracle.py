@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from ir_measures import AP, RR, nDCG
 
-from hybridir_core import metrics, ranking, schema
+from hybridir_core.evaluation import metrics, ranking
+from hybridir_core.runs import schema
 
 
 def full_ranking(scores, relevant):

@@ -9,9 +9,10 @@ import pytest
 from fixtures_open import ngram_model
 from ir_measures import AP, RR, nDCG
 
-from hybridir_core import evaluate, metrics, ranking, runs
 from hybridir_core.config import EvalConfig
-from hybridir_core.trec import TREC_DIR, doc_ids
+from hybridir_core.data.trec import TREC_DIR, doc_ids
+from hybridir_core.evaluation import evaluate, metrics, ranking
+from hybridir_core.runs import directory as runs
 
 K = 100
 

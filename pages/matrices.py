@@ -26,12 +26,12 @@ def main() -> None:
     test_cells = other is not None and st.sidebar.checkbox(
         "Test each cell (paired randomization over queries, Holm-corrected)", key="matrix_tests")
 
-    st.plotly_chart(figures.matrix_heatmap(run.matrix, dataset, metric,
+    ui.chart(figures.matrix_heatmap(run.matrix, dataset, metric,
                                            title=f"{ui.label(run)}: {measures.METRIC_LABELS[metric]} on {dataset}"),
                     key="heatmap")
     if other is not None:
         tests = ui.cell_tests(run, other, dataset, PER_QUERY[metric]) if test_cells else None
-        st.plotly_chart(figures.difference_heatmap(run.matrix, other.matrix, dataset, metric, ui.label(run),
+        ui.chart(figures.difference_heatmap(run.matrix, other.matrix, dataset, metric, ui.label(run),
                                                    ui.label(other), tests), key="difference")
 
     st.subheader("Drill down into one cell")

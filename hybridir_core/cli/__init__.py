@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from .. import paths, runs
-from ..config import DATASETS, STRATEGIES, TrainConfig
+from ..config import DATASETS, STRATEGIES, STUDY_EVAL_DATASETS, STUDY_TRAIN
 from ..data import DataError
 from ..fetch import FETCH_DATASETS
 from ..jobs import IDLE_EXIT_SECONDS
@@ -36,22 +36,26 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 
 
 def _add_job_commands(sub) -> None:
-    ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
+    ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
                     help="replace a complete run in --out (the old one stays whole until the new one is done)")
+    ev.add_argument("--allow-in-sample", action="store_true",
+                    help="evaluate a fine-tuned model on its own training data (else refused); labelled in-sample")
     ev.set_defaults(func=commands.cmd_job, writes_run=True)
 
-    tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate")
-    tr.add_argument("--model", default=TrainConfig.model, help="registry name or local ST directory")
-    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES)
+    tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate (defaults: the "
+                        "study's protocol)", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tr.add_argument("--model", default=STUDY_TRAIN.model, help="registry name or local ST directory")
+    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES, help="batch composition")
     tr.add_argument("--alpha", type=float, default=0.5, help="P(monolingual batch) for hybrid")
-    tr.add_argument("--steps", type=int, default=TrainConfig.steps)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--steps", type=int, default=STUDY_TRAIN.steps, help="optimizer steps")
+    tr.add_argument("--seed", type=int, default=0, help="training seed")
     add_train_options(tr)
-    add_eval_options(tr)
+    add_eval_options(tr, dataset=STUDY_EVAL_DATASETS[0])
     tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace a complete run in --out (the old one stays whole until the new one is done)")
@@ -62,14 +66,15 @@ def _add_job_commands(sub) -> None:
     rn.add_argument("out", type=Path, help="run directory holding request.json")
     rn.set_defaults(func=commands.cmd_run, writes_run=True)
 
-    sw = sub.add_parser("sweep", help="a grid of train runs; complete runs are skipped")
-    sw.add_argument("--models", nargs="+", default=[TrainConfig.model])
-    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    sw = sub.add_parser("sweep", help="a grid of train runs; complete runs of the same protocol are skipped",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sw.add_argument("--models", nargs="+", default=[STUDY_TRAIN.model], help="models to fine-tune")
+    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES, help="strategies")
     sw.add_argument("--alphas", nargs="+", type=float, default=[0.5], help="for hybrid")
-    sw.add_argument("--seeds", nargs="+", type=int, default=[0])
-    sw.add_argument("--steps", nargs="+", type=int, default=[TrainConfig.steps])
+    sw.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds")
+    sw.add_argument("--steps", nargs="+", type=int, default=[STUDY_TRAIN.steps], help="step budgets")
     add_train_options(sw)
-    add_eval_options(sw)
+    add_eval_options(sw, dataset=STUDY_EVAL_DATASETS[0])
     sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
     sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
     add_launcher_options(sw)

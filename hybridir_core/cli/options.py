@@ -11,11 +11,20 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from ..config import (
+    DATASETS,
+    EVAL_BACKENDS,
+    STRATEGIES,
+    STUDY_TRAIN,
+    EvalConfig,
+    JobConfig,
+    SamplingConfig,
+    TrainConfig,
+)
 from ..models import default_learning_rate
 from ..report import Recipe
 
-_TRAIN_DEFAULTS = TrainConfig()
+_TRAIN_DEFAULTS = STUDY_TRAIN  # `train` and `sweep` with no options run the study
 _EVAL_DEFAULTS = EvalConfig()
 # flag -> (TrainConfig field, type), for options whose value is stored as it is
 _TRAIN_FLAGS = {
@@ -32,20 +41,24 @@ _TRAIN_FLAGS = {
     "--mini-batch-size": ("mini_batch_size", int), "--precision": ("precision", str),
     "--xnli-pairs": ("xnli_pairs", str),
 }
+_HELP = {"learning_rate": f"learning rate; None = the model's own: the study's {STUDY_TRAIN.learning_rate:g} for "
+                          "every me5 model, 1e-2 for me5-static",
+         "corpus": "training corpus: xquad (the study's QA triplets), or xnli, tatoeba, hf joined with +"}
 # flag -> TrainConfig field, for on/off options (default off)
 _TRAIN_SWITCHES = {"--cached-loss": "cached_loss", "--gather-across-devices": "gather_across_devices"}
 
 
-def add_eval_options(parser: argparse.ArgumentParser) -> None:
-    """Evaluation options shared by ``evaluate``, ``train`` and ``sweep``."""
-    parser.add_argument("--dataset", default="all", choices=[*DATASETS, "all"])
+def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> None:
+    """Evaluation options shared by ``evaluate``, ``train`` and ``sweep`` (``dataset``: the default)."""
+    parser.add_argument("--dataset", default=dataset, choices=[*DATASETS, "all"], help="evaluation dataset(s)")
     parser.add_argument("--limit-per-lang", type=int, default=None,
                         help="quick mode: the first N question ids per language")
     parser.add_argument("--languages", nargs="+", default=None, help="evaluation languages")
     parser.add_argument("--with-context", action="store_true",
                         help="encode candidates as sentence + paragraph (LAReQA option)")
-    parser.add_argument("--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size)
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size, help="texts per batch")
+    parser.add_argument("--data-dir", default=None,
+                        help="data folder (None: $HYBRIDIR_DATA_DIR, data/, ../shared/datasets)")
     parser.add_argument("--backend", default=_EVAL_DEFAULTS.backend, choices=EVAL_BACKENDS,
                         help="how texts are encoded: auto (default) = the fastest backend for this CPU "
                              "that passes the accuracy gate; torch = plain sentence-transformers")
@@ -54,7 +67,8 @@ def add_eval_options(parser: argparse.ArgumentParser) -> None:
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     """Training options shared by ``train`` and ``sweep`` (all but model, sampling, seed, steps)."""
     for flag, (name, kind) in _TRAIN_FLAGS.items():
-        parser.add_argument(flag, type=kind, default=getattr(_TRAIN_DEFAULTS, name), dest=name)
+        parser.add_argument(flag, type=kind, default=getattr(_TRAIN_DEFAULTS, name), dest=name,
+                            help=_HELP.get(name, name.replace("_", " ")))
     parser.set_defaults(learning_rate=None)  # the model's own (models.default_learning_rate)
     for short in ("bf16", "fp16"):
         parser.add_argument(f"--{short}", action="store_const", const=short, dest="precision",
@@ -64,7 +78,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                              "texts per forward pass (large batches in little memory)")
     parser.add_argument("--gather-across-devices", action="store_true", dest="gather_across_devices",
                         help="several GPUs: every rank's passages are negatives for every query")
-    parser.add_argument("--mix", default="per-batch", choices=["per-batch", "per-pair"])
+    parser.add_argument("--mix", default="per-batch", choices=["per-batch", "per-pair"], help="hybrid mix")
     parser.add_argument("--cross-pair-per-batch", action="store_true",
                         help="one (X, Y) language pair per cross-lingual batch")
     parser.add_argument("--train-languages", nargs="+", default=list(_TRAIN_DEFAULTS.languages),
@@ -72,7 +86,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze-embeddings", default="auto", choices=["auto", "on", "off"],
                         help="freeze the word embeddings (auto: on without a GPU)")
     parser.add_argument("--report-to", nargs="+", default=[], help="tensorboard, mlflow, wandb ...")
-    parser.add_argument("--keep-checkpoints", action="store_true")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoints/ after training")
     parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
 
 
@@ -82,7 +96,7 @@ def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
         model=model, datasets=DATASETS if args.dataset == "all" else (args.dataset,),
         limit_per_lang=args.limit_per_lang, languages=tuple(args.languages) if args.languages else None,
         with_context=args.with_context, batch_size=args.eval_batch_size, data_dir=args.data_dir,
-        backend=args.backend,
+        backend=args.backend, allow_in_sample=getattr(args, "allow_in_sample", False),
     )
 
 
@@ -147,7 +161,7 @@ def _eval_words(config: EvalConfig) -> list[str]:
         words += ["--data-dir", config.data_dir]
     if config.backend != _EVAL_DEFAULTS.backend:
         words += ["--backend", config.backend]
-    return words
+    return words + (["--allow-in-sample"] if config.allow_in_sample else [])
 
 
 def _train_words(config: TrainConfig) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, paths, report, runs, stats, vocabulary
+from hybridir_core import bias, comparison, jobs, metrics, paths, report, runs, stats, vocabulary
 from hybridir_core import published as published_numbers
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
@@ -77,20 +77,33 @@ def by_candidate_language(run: runs.Run) -> pd.DataFrame:
     return _by_candidate_language(str(run.path), _stamp(run))
 
 
-@st.cache_data(show_spinner="Running the paired tests…", max_entries=32)
-def _compare(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, n_resamples: int) -> pd.DataFrame:
-    return stats.compare_runs(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), n_resamples=n_resamples)
+@st.cache_data(show_spinner="Computing the intervals (question clusters)…", max_entries=32)
+def _compare(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, n_resamples: int):
+    return comparison.compare_pair(runs.load_run(Path(path_a)), runs.load_run(Path(path_b)), n_resamples)
 
 
-def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> pd.DataFrame:
-    """``stats.compare_runs`` of two runs (seeded, so stable across reloads)."""
+def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> tuple[comparison.CommonGround, pd.DataFrame]:
+    """``comparison.compare_pair`` of two runs: their common ground and A - B on it (seeded)."""
     return _compare(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), n_resamples)
+
+
+@st.cache_data(show_spinner="Cutting both runs to their shared questions…", max_entries=16)
+def _restricted_matrices(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple):
+    return comparison.restricted_matrices(runs.load_run(Path(path_a)), runs.load_run(Path(path_b)))
+
+
+def restricted_matrices(run_a: runs.Run, run_b: runs.Run):
+    """Both runs' matrices on their shared questions and languages, and that common ground."""
+    return _restricted_matrices(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b))
 
 
 @st.cache_data(show_spinner="Testing each cell…", max_entries=32)
 def _cell_tests(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, dataset: str,
                 value: str) -> pd.DataFrame:
-    return stats.cell_tests(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), dataset, value)
+    run_a, run_b = runs.load_run(Path(path_a)), runs.load_run(Path(path_b))
+    ground = comparison.common_ground(run_a, run_b)
+    return stats.cell_tests(comparison.restrict(run_a.ranks, ground), comparison.restrict(run_b.ranks, ground),
+                            dataset, value)
 
 
 def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
@@ -127,6 +140,12 @@ def published() -> published_numbers.Published:
 def label(run: runs.Run) -> str:
     """A run's name on every page; reference runs say so."""
     return f"{run.run_id} (reference run)" if run.reference else run.run_id
+
+
+def long_label(run: runs.Run) -> str:
+    """``label`` with the evaluation where partial: ``zs (quick: 20/lang · 2 languages)`` (comparisons)."""
+    words = comparison.run_label(run)[len(run.run_id):]
+    return label(run) + words
 
 
 def pick_run(title: str, choices: list[runs.Run], key: str, index: int = 0,

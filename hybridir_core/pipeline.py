@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import runs
+from . import runs, tracking
 from .config import EvalConfig, JobConfig, SamplingConfig, TrainConfig, in_sample
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     from .train import MODEL_DIR, load_trained, train_model
 
     run_dir = Path(run_dir)
+    trackers = tracking.check_report_to(config.report_to)  # an unsupported tracker stops before any work
     datasets = load_eval_data(eval_config, progress)  # a bad data file stops before training
     status = getattr(progress, "status", None) or runs.StatusWriter(run_dir)
     if progress:
@@ -48,6 +49,7 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
         logger.info("%s: training already finished, evaluating the saved model", run_dir)
         result = done
     else:
+        tracking.route_logs(run_dir, trackers)
         result = train_model(base, run_dir, config, status=status, corpus=corpus)
     if int(os.environ.get("RANK", "0")) != 0:
         return {}
@@ -56,8 +58,10 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     runs.write_training_card(run_dir / MODEL_DIR, {"run_id": run_dir.name, "train": train,
                                                    "base_model": extra["base_model"]})
     eval_config = dataclasses.replace(eval_config, model=str(run_dir / MODEL_DIR))
-    return run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra,
-                          datasets=datasets)
+    summaries = run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra,
+                               datasets=datasets)
+    tracking.log_final(run_dir, trackers, train, summaries)
+    return summaries
 
 
 def provenance_record(eval_config: EvalConfig) -> dict[str, Any]:

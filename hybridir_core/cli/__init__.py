@@ -105,6 +105,13 @@ def _add_reading_commands(sub) -> None:
     rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
+    cp = sub.add_parser("compare", help="run A - run B on their shared questions and languages, with the "
+                                        "protocol fields they differ in")
+    cp.add_argument("run_a", type=Path)
+    cp.add_argument("run_b", type=Path)
+    cp.add_argument("--resamples", type=int, default=2_000, help="resamples per interval")
+    cp.set_defaults(func=commands.cmd_compare, writes_run=False)
+
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
     rs.add_argument("run_dirs", nargs="+")
     rs.set_defaults(func=commands.cmd_resummarise, writes_run=False)

@@ -202,3 +202,23 @@ def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
         print(f"wrote {args.out}")
     else:
         print(text)
+
+
+def cmd_compare(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``compare A B``: run A - run B on their shared questions and languages, the differing protocol
+    fields first (``comparison.compare_pair``)."""
+    from ..comparison import compare_pair, run_label
+
+    run_a, run_b = (runs.load_run(Path(p)) for p in (args.run_a, args.run_b))
+    ground, table = compare_pair(run_a, run_b, args.resamples)
+    print(f"A = {run_label(run_a)}\nB = {run_label(run_b)}")
+    if ground.differing:
+        print(f"protocols differ in: {', '.join(ground.differing)}")
+    if ground.other_protocol:
+        print(f"not a comparison of recipes under one protocol: {', '.join(ground.other_protocol)} differ")
+    for note in ground.notes:
+        print(note)
+    columns = ["dataset", "measure", "n_queries", "n_clusters", "diff", "ci_low", "ci_high", "p_value", "p_holm"]
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print("diff = A - B (macro mean over query languages); 95% interval and p: inference.recipe_difference "
+          "(question clusters, seeds), Holm over the rows")

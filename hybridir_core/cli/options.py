@@ -83,8 +83,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="one (X, Y) language pair per cross-lingual batch")
     parser.add_argument("--train-languages", nargs="+", default=list(_TRAIN_DEFAULTS.languages),
                         help="training languages (default: the paper's)")
-    parser.add_argument("--freeze-embeddings", default="auto", choices=["auto", "on", "off"],
-                        help="freeze the word embeddings (auto: on without a GPU)")
+    parser.add_argument("--freeze-embeddings", default="on", choices=["auto", "on", "off"],
+                        help="freeze the word embeddings (on: the study; auto: on without a GPU)")
     parser.add_argument("--report-to", nargs="+", default=[], help="tensorboard, mlflow, wandb ...")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoints/ after training")
     parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")

@@ -21,6 +21,7 @@ from ..config import DATASETS, STRATEGIES, STUDY_EVAL_DATASETS, STUDY_TRAIN
 from ..data import DataError
 from ..fetch import FETCH_DATASETS
 from ..jobs import IDLE_EXIT_SECONDS
+from ..reproduce import PARTS
 from . import commands
 from .launch import add_launcher_options
 from .options import add_eval_options, add_train_options, eval_config_from_args, job_argv
@@ -79,6 +80,15 @@ def _add_job_commands(sub) -> None:
     sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
     add_launcher_options(sw)
     sw.set_defaults(func=commands.cmd_sweep, writes_run=False)
+
+    rp = sub.add_parser("reproduce", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        help="rebuild every run that results/ ships (resumable; --dry-run lists them with an ETA)")
+    rp.add_argument("--only", nargs="+", choices=PARTS, default=None, help="parts of the study (default: all)")
+    rp.add_argument("--results", type=Path, default=paths.REPO_ROOT / "results", help="the shipped results")
+    rp.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="where the rebuilt runs go")
+    rp.add_argument("--dry-run", action="store_true", help="list the runs and their ETA, run nothing")
+    add_launcher_options(rp)
+    rp.set_defaults(func=commands.cmd_reproduce, writes_run=False)
 
     wk = sub.add_parser("worker", help="run the dashboard's queued jobs one at a time (started by the queue)")
     wk.add_argument("--runs-dir", type=Path, default=None,

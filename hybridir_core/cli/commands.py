@@ -222,3 +222,28 @@ def cmd_compare(args: argparse.Namespace, progress: ProgressReporter) -> None:
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print("diff = A - B (macro mean over query languages); 95% interval and p: inference.recipe_difference "
           "(question clusters, seeds), Holm over the rows")
+
+
+def cmd_reproduce(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``reproduce``: list (``--dry-run``) or rebuild every run that ``results/`` ships, part by part,
+    into ``--out/<folder>/<run id>``; complete runs of the same protocol are skipped (resumable)."""
+    from .. import reproduce
+
+    planned = reproduce.plan(args.results, args.only)
+    rates = reproduce.measured_rates(planned, args.out)
+    left = 0.0
+    for item in planned:
+        done = runs.is_complete(Path(args.out) / item.folder / item.cell.run_id)
+        seconds, source = rates.eta(item.cell)
+        left += 0 if done or seconds is None else seconds
+        kind = item.cell.job.kind
+        print(f"{item.part:<8} {item.folder + '/' + item.cell.run_id:<56} {kind:<8} "
+              f"{'complete' if done else 'ETA ' + reproduce.format_seconds(seconds):<16} ({source})")
+    print(f"reproduce: {len(planned)} shipped runs, about {reproduce.format_seconds(left)} left on this machine")
+    if args.dry_run:
+        return
+    for folder in dict.fromkeys(item.folder for item in planned):
+        cells = [item.cell for item in planned if item.folder == folder]
+        _, failed = run_cells(args, cells, Path(args.out) / folder)
+        if failed:
+            raise ValueError(f"{len(failed)} run(s) failed in {folder}: {', '.join(failed)}; rerun to retry them")

@@ -158,3 +158,23 @@ def test_train_without_options_is_the_study():
     assert job.eval.datasets == ("mlqa-r",) and job.eval.limit_per_lang is None
     sweep = cli.build_parser().parse_args(["sweep"])
     assert sweep.models == ["me5-small"] and sweep.corpus == "xquad" and sweep.dataset == "mlqa-r"
+
+
+def test_the_onnx_cache_key_covers_weights_and_architecture():
+    pytest.importorskip("onnxruntime")
+    from transformers import BertConfig, BertModel
+
+    from hybridir_core.encoders import onnx_key
+
+    config = BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)
+    model = BertModel(config)
+    other_heads = BertModel(BertConfig(**{**config.to_dict(), "num_attention_heads": 4}))
+    other_heads.load_state_dict(model.state_dict())  # the same weights, read with other heads
+    moved = BertModel(config)
+    moved.load_state_dict(model.state_dict())
+    moved.config._name_or_path = "/elsewhere"
+    assert onnx_key(model) == onnx_key(moved) != onnx_key(other_heads)
+    with __import__("torch").no_grad():
+        next(moved.parameters()).add_(1.0)
+    assert onnx_key(moved) != onnx_key(model)

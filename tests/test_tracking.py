@@ -51,7 +51,7 @@ def test_a_four_step_run_keeps_tensorboard_logs_with_alpha_and_final_multi(
     assert not (run_dir / "checkpoints").exists() and (run_dir / "logs" / "tensorboard").is_dir()
     scalars, hparams = _read(run_dir / "logs")
     metrics = json.loads((run_dir / runs.METRICS).read_text())
-    assert scalars["final/xquad-r/multi_map"] == pytest.approx(metrics["xquad-r"]["multi_map"], abs=1e-6)
+    assert scalars["final/xquad-r/multi_map"] == pytest.approx(metrics["datasets"]["xquad-r"]["multi_map"], abs=1e-6)
     assert any(t.endswith("loss") for t in scalars)  # the trainer's own curves are kept too
     assert (hparams["alpha"], hparams["sampling"], hparams["seed"]) == (0.5, "hybrid", 5)
     assert (hparams["model"], hparams["corpus"]) == ("minilm", "xnli")

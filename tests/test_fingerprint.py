@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybridir_core import cli, pipeline, runs, vocabulary
+from hybridir_core import cli
 from hybridir_core.cli.options import job_from_args
 from hybridir_core.config import STUDY_TRAIN, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.jobs import pipeline
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs import protocol as vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = json.loads((Path(__file__).parent / "shipped_protocol_ids.json").read_text())
@@ -164,7 +167,7 @@ def test_the_onnx_cache_key_covers_weights_and_architecture():
     pytest.importorskip("onnxruntime")
     from transformers import BertConfig, BertModel
 
-    from hybridir_core.encoders import onnx_key
+    from hybridir_core.models.encoders import onnx_key
 
     config = BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=16, max_position_embeddings=16)

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from hybridir_core import cli, pipeline, reproduce, runs
+from hybridir_core import cli
+from hybridir_core.jobs import pipeline, reproduce
+from hybridir_core.runs import directory as runs
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 

@@ -7,9 +7,11 @@ import json
 import pytest
 from test_train import CONFIG, base_model, corpus, fresh  # noqa: F401  (module fixtures)
 
-from hybridir_core import cli, runs, tracking
+from hybridir_core import cli
 from hybridir_core.config import EvalConfig
-from hybridir_core.pipeline import train_and_evaluate
+from hybridir_core.jobs.pipeline import train_and_evaluate
+from hybridir_core.runs import directory as runs
+from hybridir_core.training import tracking
 
 
 def _read(folder):

@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import (
+from hybridir_core.analysis.report import Recipe
+from hybridir_core.config import (
     DATASETS,
     EVAL_BACKENDS,
     STRATEGIES,
@@ -21,8 +22,7 @@ from ..config import (
     SamplingConfig,
     TrainConfig,
 )
-from ..models import default_learning_rate
-from ..report import Recipe
+from hybridir_core.models.registry import default_learning_rate
 
 _TRAIN_DEFAULTS = STUDY_TRAIN  # `train` and `sweep` with no options run the study
 _EVAL_DEFAULTS = EvalConfig()

@@ -50,7 +50,7 @@ def main() -> None:
                                 for c in ("diff", "ci_low", "ci_high", "p_value", "p_holm")})
     st.caption("diff = A − B (positive: A is better; rank distance: lower is better), on the questions and "
                "languages both runs scored, macro-averaged over query languages as in the findings. Interval "
-               "and p: the report's engine (`inference.recipe_difference`: question clusters resampled, all "
+               "and p: the report's engine (`intervals.recipe_difference`: question clusters resampled, all "
                "translations of a question together), Holm-adjusted over the rows. Seeded, so stable. "
                "Same as `python -m hybridir_core compare A B`.")
 

@@ -7,7 +7,7 @@ reasons that have nothing to do with the model (a two-language pool has fewer di
 to the shared datasets, question ids, query and candidate languages. Mono and Cross are then the
 same quantities in both runs (every language's candidates stay whole in every run); Multi and the
 rank distance rank a pool of every evaluated language, so they are left out, with the reason, when
-the language sets differ. The intervals are ``inference.recipe_difference`` (one statistics engine:
+the language sets differ. The intervals are ``intervals.recipe_difference`` (one statistics engine:
 question-clustered, seed-aware, macro means over languages), Holm-adjusted over the rows.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from hybridir_core.analysis import intervals as inference
+from hybridir_core.analysis import intervals
 from hybridir_core.runs.directory import Run
 from hybridir_core.runs.protocol import differing_fields, evaluation_label, fingerprint
 
@@ -82,7 +82,7 @@ def common_ground(run_a: Run, run_b: Run) -> CommonGround:
         if la != lb or len(questions[name]) < max(len(qa), 1):
             notes.append(f"{name}: compared on the {len(questions[name])} shared question ids in "
                          f"{', '.join(languages[name])}")
-    measures = inference.MEASURES if same_pool else tuple(m for m in inference.MEASURES if m not in POOL_MEASURES)
+    measures = intervals.MEASURES if same_pool else tuple(m for m in intervals.MEASURES if m not in POOL_MEASURES)
     if not same_pool:
         notes.append("Multi and rank distance left out: they rank a pool of every evaluated language, "
                      "and the two runs pooled different languages")
@@ -102,14 +102,14 @@ def restrict(ranks: pd.DataFrame, ground: CommonGround) -> pd.DataFrame:
 
 
 def compare_groups(group_a: Sequence[pd.DataFrame], group_b: Sequence[pd.DataFrame], datasets: Sequence[str],
-                   measures: Sequence[str], n_resamples: int = inference.DEFAULT_RESAMPLES) -> pd.DataFrame:
-    """A - B per dataset and measure by ``inference.recipe_difference``, Holm-adjusted over the rows."""
-    rows = [inference.recipe_difference(group_a, group_b, name, measure, n_resamples=n_resamples)
+                   measures: Sequence[str], n_resamples: int = intervals.DEFAULT_RESAMPLES) -> pd.DataFrame:
+    """A - B per dataset and measure by ``intervals.recipe_difference``, Holm-adjusted over the rows."""
+    rows = [intervals.recipe_difference(group_a, group_b, name, measure, n_resamples=n_resamples)
             for name in datasets for measure in measures]
-    return inference.differences_frame(rows, "compare")
+    return intervals.differences_frame(rows, "compare")
 
 
-def compare_pair(run_a: Run, run_b: Run, n_resamples: int = inference.DEFAULT_RESAMPLES
+def compare_pair(run_a: Run, run_b: Run, n_resamples: int = intervals.DEFAULT_RESAMPLES
                  ) -> tuple[CommonGround, pd.DataFrame]:
     """Run A - run B on their common ground (see the module docstring)."""
     ground = common_ground(run_a, run_b)

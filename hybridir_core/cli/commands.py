@@ -222,7 +222,7 @@ def cmd_compare(args: argparse.Namespace, progress: ProgressReporter) -> None:
         print(note)
     columns = ["dataset", "measure", "n_queries", "n_clusters", "diff", "ci_low", "ci_high", "p_value", "p_holm"]
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print("diff = A - B (macro mean over query languages); 95% interval and p: inference.recipe_difference "
+    print("diff = A - B (macro mean over query languages); 95% interval and p: intervals.recipe_difference "
           "(question clusters, seeds), Holm over the rows")
 
 

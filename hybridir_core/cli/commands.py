@@ -241,6 +241,10 @@ def cmd_reproduce(args: argparse.Namespace, progress: ProgressReporter) -> None:
         kind = item.cell.job.kind
         print(f"{item.part:<8} {item.folder + '/' + item.cell.run_id:<56} {kind:<8} "
               f"{'complete' if done else 'ETA ' + reproduce.format_seconds(seconds):<16} ({source})")
+    for name, seconds in reproduce.student_builds(planned, args.results):
+        left += seconds or 0
+        print(f"{'build':<8} {name:<56} {'model':<8} {'ETA ' + reproduce.format_seconds(seconds):<16} "
+              "(its build card; built by the first run that needs it)")
     print(f"reproduce: {len(planned)} shipped runs, about {reproduce.format_seconds(left)} left on this machine")
     if args.dry_run:
         return

@@ -147,3 +147,17 @@ def format_seconds(seconds: float | None) -> str:
         return "?"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def student_builds(planned: list[PlannedRun], results: Path) -> list[tuple[str, float | None]]:
+    """The students the planned runs need that are not built here, with the build time their shipped
+    build card recorded (``results/ladder/build_card-<name>.json``); built on first use by the job."""
+    from hybridir_core.models.registry import is_built, resolve_cache_dir
+
+    names = sorted({p.cell.job.model for p in planned})
+    out = []
+    for name in names:
+        card = Path(results) / "ladder" / f"build_card-{name}.json"
+        if card.is_file() and not is_built(resolve_cache_dir() / name, name):
+            out.append((name, runs.read_json(card).get("wall_seconds")))
+    return out

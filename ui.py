@@ -6,6 +6,8 @@ Everything computed here is a call into ``hybridir_core``; this module only cach
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,7 @@ from hybridir_core.analysis import comparison, report, stats
 from hybridir_core.analysis import published as published_numbers
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.jobs import queue as jobs
+from hybridir_core.jobs.launchers import LaunchError, cancel
 from hybridir_core.runs import directory as runs
 from hybridir_core.runs import measures
 
@@ -54,87 +57,92 @@ def ranks(run: runs.Run) -> pd.DataFrame:
     return _ranks(str(run.path), _stamp(run))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _per_query(path: str, stamp: tuple) -> pd.DataFrame:
-    return metrics.per_query_scores(_ranks(path, stamp))
+# What the pages compute from the ranks tables of one run or two, by name; one cache serves them all
+# (the findings over every run are ``declared_families``, read from disk).
+_FROM_RANKS: dict[str, Callable[..., pd.DataFrame]] = {
+    "per_query": metrics.per_query_scores,
+    "rank_distances": bias.rank_distances,
+    "by_candidate_language": bias.rank_by_candidate_language,
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _from_ranks(name: str, files: tuple[tuple[str, tuple], ...], args: tuple) -> pd.DataFrame:
+    return _FROM_RANKS[name](*(_ranks(path, stamp) for path, stamp in files), *args)
+
+
+def from_ranks(name: str, chosen: list[runs.Run], *args, spinner: str = "") -> pd.DataFrame:
+    """``_FROM_RANKS[name]`` of the ranks of ``chosen`` and ``args``, cached on the runs' files.
+
+    ``spinner`` shows only when the call takes longer than half a second (a cache miss)."""
+    files = tuple((str(run.path), _stamp(run)) for run in chosen)
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _from_ranks(name, files, args)
 
 
 def per_query(run: runs.Run) -> pd.DataFrame:
     """``metrics.per_query_scores`` of the run's ranks."""
-    return _per_query(str(run.path), _stamp(run))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _rank_distances(path: str, stamp: tuple) -> pd.DataFrame:
-    return bias.rank_distances(_ranks(path, stamp))
+    return from_ranks("per_query", [run])
 
 
 def rank_distances(run: runs.Run) -> pd.DataFrame:
-    return _rank_distances(str(run.path), _stamp(run))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _by_candidate_language(path: str, stamp: tuple) -> pd.DataFrame:
-    return bias.rank_by_candidate_language(_ranks(path, stamp))
+    return from_ranks("rank_distances", [run])
 
 
 def by_candidate_language(run: runs.Run) -> pd.DataFrame:
-    return _by_candidate_language(str(run.path), _stamp(run))
+    return from_ranks("by_candidate_language", [run])
 
 
-@st.cache_data(show_spinner="Computing the intervals (question clusters)…", max_entries=32)
-def _compare(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, n_resamples: int):
-    return comparison.compare_pair(runs.load_run(Path(path_a)), runs.load_run(Path(path_b)), n_resamples)
+# What the pages compute from two runs on their common ground (``analysis.comparison``: their protocols
+# and ranks cut to the shared questions and languages), by name, cached on the runs' files.
+_ON_COMMON_GROUND: dict[str, Callable] = {
+    "compare": comparison.compare_pair,
+    "matrices": comparison.restricted_matrices,
+    "cell_tests": lambda a, b, dataset, value: stats.cell_tests(
+        *(comparison.restrict(r.ranks, comparison.common_ground(a, b)) for r in (a, b)), dataset, value),
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _on_common_ground(name: str, files: tuple[tuple[str, tuple], ...], args: tuple):
+    return _ON_COMMON_GROUND[name](*(runs.load_run(Path(path)) for path, _ in files), *args)
+
+
+def on_common_ground(name: str, run_a: runs.Run, run_b: runs.Run, *args, spinner: str = ""):
+    files = tuple((str(run.path), _stamp(run)) for run in (run_a, run_b))
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _on_common_ground(name, files, args)
 
 
 def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> tuple[comparison.CommonGround, pd.DataFrame]:
-    """``comparison.compare_pair`` of two runs: their common ground and A - B on it (seeded)."""
-    return _compare(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), n_resamples)
-
-
-@st.cache_data(show_spinner="Cutting both runs to their shared questions…", max_entries=16)
-def _restricted_matrices(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple):
-    return comparison.restricted_matrices(runs.load_run(Path(path_a)), runs.load_run(Path(path_b)))
+    """``comparison.compare_pair``: the runs' common ground and A - B on it (seeded, so stable)."""
+    return on_common_ground("compare", run_a, run_b, n_resamples, spinner="Computing the intervals…")
 
 
 def restricted_matrices(run_a: runs.Run, run_b: runs.Run):
     """Both runs' matrices on their shared questions and languages, and that common ground."""
-    return _restricted_matrices(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b))
-
-
-@st.cache_data(show_spinner="Testing each cell…", max_entries=32)
-def _cell_tests(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, dataset: str,
-                value: str) -> pd.DataFrame:
-    run_a, run_b = runs.load_run(Path(path_a)), runs.load_run(Path(path_b))
-    ground = comparison.common_ground(run_a, run_b)
-    return stats.cell_tests(comparison.restrict(run_a.ranks, ground), comparison.restrict(run_b.ranks, ground),
-                            dataset, value)
+    return on_common_ground("matrices", run_a, run_b)
 
 
 def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
-    return _cell_tests(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), dataset, value)
+    return on_common_ground("cell_tests", run_a, run_b, dataset, value, spinner="Testing each cell…")
 
 
-@st.cache_data(show_spinner="Computing the intervals (seeds, then questions)…", max_entries=8)
-def _verdict(signature: tuple, datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
-    return report.verdict_table(listing().runs, datasets, margin)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _declared_families(signature: tuple, ref_root: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    bar = st.progress(0.0, text="Computing the declared families for a new set of runs…")
+    frames = report.cached_families(listing().runs, folders=(Path(ref_root),),
+                                    progress=lambda share, what: bar.progress(share, text=what))
+    bar.empty()
+    return frames
 
 
-def verdict(datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
-    """``report.verdict_table`` of every loadable run, cached on the run files."""
+def declared_families() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The declared families and the paper-vs-here table of every loadable run: read from
+    ``families.json`` beside the shipped runs when they are the same runs, else computed once
+    (with a progress bar) and cached on disk; cached in memory on the run files."""
     runs_root, ref_root = roots()
-    return _verdict(runs.runs_signature(runs_root, ref_root), datasets, margin)
-
-
-@st.cache_data(show_spinner="Comparing scales (seeds, then questions)…", max_entries=8)
-def _scale_change(signature: tuple, datasets: tuple[str, ...]) -> pd.DataFrame:
-    return report.scale_table(listing().runs, datasets)
-
-
-def scale_change(datasets: tuple[str, ...]) -> pd.DataFrame:
-    """``report.scale_table`` of every loadable run, cached on the run files."""
-    runs_root, ref_root = roots()
-    return _scale_change(runs.runs_signature(runs_root, ref_root), datasets)
+    return _declared_families(runs.runs_signature(runs_root, ref_root), str(ref_root))
 
 
 @st.cache_data(show_spinner=False)
@@ -149,8 +157,7 @@ def label(run: runs.Run) -> str:
 
 def long_label(run: runs.Run) -> str:
     """``label`` with the evaluation where partial: ``zs (quick: 20/lang · 2 languages)`` (comparisons)."""
-    words = comparison.run_label(run)[len(run.run_id):]
-    return label(run) + words
+    return label(run) + comparison.run_label(run)[len(run.run_id):]
 
 
 def pick_run(title: str, choices: list[runs.Run], key: str, index: int = 0,
@@ -287,8 +294,6 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
 
 
 def _cancel_slurm(path: Path) -> None:
-    from hybridir_core.jobs.launchers import LaunchError, cancel
-
     try:
         cancel(path, wait_s=5.0)
     except LaunchError as exc:

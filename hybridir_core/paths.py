@@ -46,6 +46,12 @@ def find_data(relative: str, explicit: str | Path | None = None) -> Path | None:
     return None
 
 
+def cache_root() -> Path:
+    """hybridir's own cache outside the repository: ``$XDG_CACHE_HOME/hybridir`` or ``~/.cache/hybridir``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path("~/.cache").expanduser()) / "hybridir"
+
+
 def runs_root() -> Path:
     """Where local runs live: ``$HYBRIDIR_RUNS_DIR``, else ``runs/`` in the repository."""
     env = os.environ.get(RUNS_DIR_ENV)

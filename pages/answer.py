@@ -1,28 +1,28 @@
-"""The answer: does hybrid batching degrade Mono, what does it buy, and does it change with scale?"""
+"""The answer: does hybrid batching degrade Mono, what does it buy, and does it change with scale?
+
+Everything on this page is read from the declared families (docs/protocol.md), computed once
+by ``report`` and cached beside the runs; the page never resamples.
+"""
 
 import streamlit as st
 
 import ui
-from hybridir_core.analysis import figures, intervals, report
+from hybridir_core.analysis import answer_figures, families, family_text
 
 QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval on MLQA-R while it "
             "improves cross-lingual and multilingual retrieval and reduces language bias, and does "
             "that change with model scale?")
+TONES = {"good": "background-color: #d8f0d8", "bad": "background-color: #f7d4d4", "neutral": ""}
 
 
-def drill_down(found, table, dataset: str, model: str, against: str) -> None:
-    """The difference heatmap of the run pair behind one verdict row (its lowest seeds)."""
-    rows = table[(table["dataset"] == dataset) & (table["model"] == model) & (table["against"] == against)]
-    by_id = {r.run_id: r for r in found}
-    pair = [] if rows.empty else [by_id.get(rows.iloc[0][k]) for k in ("run_a", "run_b")]
-    if not pair or None in pair:
-        st.info(f"No run pair for {model} (hybrid vs {against}) on this machine.")
-        return
-    a, b = pair
-    st.plotly_chart(figures.difference_heatmap(a.matrix, b.matrix, dataset, "map", ui.label(a), ui.label(b)),
-                    key="answer_pair")
-    st.caption(f"Seed {(a.config.get('train') or {}).get('seed')} of each recipe; the Language matrices "
-               "page shows every run and cell test.")
+def glance(frame) -> None:
+    """The compact verdict table: rung x measure, coloured by the declared label."""
+    text, tone = family_text.overview_grid(frame)
+    styled = text.style.apply(lambda col: [TONES[t] for t in tone[col.name]], axis=0)
+    st.dataframe(styled, use_container_width=True)
+    st.caption("hybrid(0.5) − mono, 95 % two-component t interval, and the declared label (Mono: the primary "
+               "non-inferiority family P, margin 0.01; the rest: S1, Holm). Green: in hybrid's favour; red: "
+               "against it. Rank distance and language preference: lower = less language bias.")
 
 
 def main() -> None:
@@ -31,37 +31,29 @@ def main() -> None:
     found = ui.require_runs()
     if found is None:
         return
-    margin = st.sidebar.number_input("Non-inferiority margin (Mono mAP)", 0.001, 0.1,
-                                     intervals.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
-    datasets = tuple(d for d in ("mlqa-r", "xquad-r") if d in ui.datasets_of(found))
-    table = ui.verdict(datasets, float(margin))
-    repeats = report.one_run_per_seed(found)[1]
-    if repeats:
-        st.caption(report.SET_ASIDE + "; ".join(f"`{a.run_id}` (repeats {ui.label(b)})" for a, b in repeats))
-    if table.empty:
-        st.info("No model has both hybrid(α = 0.5) and mono runs yet: train them on the Train page.")
+    frame, paper = ui.declared_families()
+    if frame.empty:
+        st.info("No model has hybrid(α = 0.5), mono and cross runs on MLQA-R yet: train them on the Train page.")
         return
-    compared = [d for d in datasets if d in set(table["dataset"])]  # QA-protocol runs: MLQA-R only
-    dataset = st.sidebar.selectbox("Dataset", compared, key="answer_dataset")
-    st.subheader("Verdict per scale (generated from the intervals)")
-    for sentence in report.verdict_sentences(table[table["dataset"] == dataset], float(margin)):
+    glance(frame)
+    for sentence in family_text.lead(frame):
         st.markdown(f"- {sentence}")
-    event = st.plotly_chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
-                            on_select="rerun", selection_mode="points")
-    st.caption(report.VERDICT_HEADER.format(n=intervals.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
+    st.plotly_chart(answer_figures.forest(frame, families.MARGIN), key="forest")
     st.subheader("Does it change with scale?")
-    for line in report.scale_markdown(ui.scale_change((dataset,))).splitlines():
-        st.markdown(line)
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", [])
-    models = table.sort_values("layers")["model"].drop_duplicates().tolist()
-    picked = points[0].get("customdata") if points else None
-    st.subheader("A run pair's language matrices")
-    left, right = st.columns(2)
-    model = left.selectbox("Scale", models, index=models.index(picked[0]) if picked else 0, key="answer_model")
-    against = right.radio("Hybrid against", ["mono", "cross"], horizontal=True,
-                          index=1 if picked and picked[1] == "cross" else 0, key="answer_against")
-    drill_down(found, table, dataset, model, against)
+    st.plotly_chart(answer_figures.scale_trend(frame), key="scale")
+    st.markdown(family_text.family_table(frame, "S4"))
+    st.subheader("Per query language")
+    st.plotly_chart(answer_figures.language_heatmap(frame), key="languages")
+    st.subheader("Retained share, α sweep and the confirmatory test")
+    for family in ("S3", "S5", "C1"):
+        with st.expander(f"{family}: {families.FAMILIES[family]}", expanded=family == "C1"):
+            st.markdown(family_text.family_table(frame, family))
+    st.subheader("The paper vs here (S7)")
+    st.markdown(family_text.paper_summary(paper))
+    with st.expander("Every published difference beside ours"):
+        st.markdown(family_text.paper_markdown(paper))
+    st.caption("Families, estimands and the interval method: docs/protocol.md. Run pairs and cell tests: the "
+               "Language matrices page.")
 
 
 main()

@@ -2,10 +2,9 @@
 
 Usage: .venv/bin/python scripts/findings.py
 Writes ``results/reference/FINDINGS.md`` and ``results/earlier-xnli-protocol/FINDINGS.md``
-(``report.findings_markdown``) and, in README.md, the verdict bullets, the change across scales
-and the recipe and α tables of the study's runs (``report.readme_blocks``) between their
-``<!-- name:start -->`` / ``<!-- name:end -->`` markers; both render one ``report.study_tables``
-per folder, so the bootstrap runs once.
+(``report.findings_markdown``), each folder's ``families.json`` (the declared families, read by
+the Answer page) and, in README.md, the generated findings between ``<!-- findings:start -->``
+and ``<!-- findings:end -->`` (``report.readme_blocks``).
 ``tests/test_reference_runs.py`` fails when any of them drifts from the runs.
 """
 
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybridir_core.analysis import report
+from hybridir_core.analysis import family_cache, report
 from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,14 +22,22 @@ EARLIER = REPO / "results" / "earlier-xnli-protocol"
 
 def between(text: str, name: str, body: str) -> str:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} ... {end} block")
     head, rest = text.split(start, 1)
     return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
 def main() -> None:
-    tables = {root: report.study_tables(runs.list_runs(root).runs) for root in (STUDY, EARLIER)}
-    for root, computed in tables.items():
-        (root / "FINDINGS.md").write_text(report.findings_markdown(computed) + "\n", encoding="utf-8")
+    tables = {}
+    for root in (STUDY, EARLIER):
+        found = runs.list_runs(root).runs
+        tables[root] = computed = report.study_tables(found, folders=(root,))
+        text = report.findings_markdown(computed, declared=root == STUDY)
+        (root / "FINDINGS.md").write_text(text + "\n", encoding="utf-8")
+        if root == STUDY:
+            key = family_cache.runs_key(report.one_run_per_seed(found)[0], report.DEFAULT_BOOTSTRAP)
+            family_cache.write(root / family_cache.FILE_NAME, key, (computed.families, computed.paper))
         print(f"wrote {root / 'FINDINGS.md'}")
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")

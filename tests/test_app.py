@@ -354,15 +354,29 @@ def test_failed_job_shows_its_error(tmp_path, monkeypatch):
     assert any("interrupted" in e.value for e in at.error)
 
 
-def test_answer_page_gives_the_verdict_and_a_run_pair(roots):
+def test_answer_page_without_study_runs_says_what_is_missing(roots):
+    at = open_page("pages/answer.py")  # fixture runs: XQuAD-R only, one seed
+    assert any("No model has hybrid" in i.value for i in at.info)
+
+
+def test_answer_page_reads_the_shipped_families_without_computing(tmp_path, monkeypatch):
+    """On the shipped runs the page reads results/reference/families.json: compute is never called."""
+    from hybridir_core.analysis import family_cache
+
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "none"))
+    monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(REPO / "results" / "reference"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no user cache to fall back on
+    monkeypatch.setattr(family_cache, "write", lambda *a, **k: pytest.fail("the page computed the families"))
+    st.cache_data.clear()
     at = open_page("pages/answer.py")
-    assert [s.value for s in at.sidebar.selectbox if s.label == "Dataset"] == ["xquad-r"]
-    sentences = [m.value for m in at.markdown if "hybrid α=0.5 − mono" in m.value]
-    assert sentences and "Mono verdict: inconclusive" in sentences[0]  # one seed per recipe
-    assert not any("No run pair" in i.value for i in at.info)  # the drill-down found the pair
-    assert len(at.get("plotly_chart")) == 2  # the forest plot and the pair's difference heatmap
-    assert "Does it change with scale?" in [h.value for h in at.subheader]
-    assert any("not measured" in m.value or "→" in m.value for m in at.markdown)  # generated, never blank
+    grid = at.dataframe[0].value
+    assert list(grid.index) == ["d2", "d4", "d6", "12L"] and "Mono" in grid.columns
+    assert "degradation beyond the margin" in grid.loc["d2", "Mono"]
+    assert len(at.get("plotly_chart")) == 3  # forest, scale trend, per-language heatmap
+    assert {"Does it change with scale?", "Per query language", "The paper vs here (S7)"} <= {
+        h.value for h in at.subheader}
+    assert any(m.value.startswith("- **Primary (P)**") for m in at.markdown)
+    st.cache_data.clear()
 
 
 def test_twenty_runs_open_on_every_page(roots, tmp_path, monkeypatch):

@@ -172,19 +172,3 @@ def test_summary_and_runs_table_from_real_runs(fixture_roots):
     hybrid = table[table.run == "tr-hybrid-a0.5-s1"].iloc[0]
     assert (hybrid.sampling, hybrid.alpha, hybrid.mix, hybrid.seed) == ("hybrid", 0.5, "per-batch", 1)
     assert table[table.run == "ref-minilm"].source.item() == "reference"
-
-
-def test_forest_plot_orders_scales_by_depth_and_draws_the_margin():
-    rows = []
-    for model, layers in (("big", 12), ("small", 2)):
-        for against in ("mono", "cross"):
-            for measure in ("mono", "cross", "multi", "rank_distance"):
-                rows.append(dict(model=model, layers=layers, against=against, measure=measure, dataset="mlqa-r",
-                                 diff=-0.002, ci_low=-0.006, ci_high=0.002))
-    fig = figures.forest_plot(pd.DataFrame(rows), "mlqa-r", margin=0.01)
-    mono_vs_mono = next(t for t in fig.data if t.name == "hybrid − mono")  # the first panel's
-    assert list(mono_vs_mono.y) == ["small (2L)", "big (12L)"]  # by depth
-    assert list(mono_vs_mono.customdata[0]) == ["small", "mono"]  # a click names the run pair
-    assert mono_vs_mono.error_x.array[0] == pytest.approx(0.004)
-    assert any(getattr(s, "x0", None) == -0.01 for s in fig.layout.shapes)  # the margin line
-    assert len(fig.data) == 8  # 4 measures x (vs mono, vs cross)

@@ -1,13 +1,15 @@
 """Every shipped reference run: its metrics.json must follow from its ranks.parquet."""
 
+import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from hybridir_core.analysis import report
+from hybridir_core.analysis import family_cache, report
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.runs import directory as runs
-from hybridir_core.runs import protocol
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 LADDER = REFERENCE.parent / "ladder"
@@ -40,34 +42,42 @@ def test_metrics_recompute_from_ranks(run_dir):
 @pytest.mark.parametrize("root", [REFERENCE, EARLIER], ids=lambda p: p.name)
 def test_findings_follow_from_the_shipped_runs(root):
     """Each folder's FINDINGS.md (and README, for the study's own runs) shows exactly what
-    `report` computes from the runs: the tables and every verdict sentence."""
+    `report` computes from the runs: the tables and every generated sentence."""
     found = runs.list_runs(root).runs
-    blocks = report.readme_blocks(report.study_tables(found))
+    tables = report.study_tables(found, folders=(root,))
     findings = (root / "FINDINGS.md").read_text(encoding="utf-8")
-    summary = protocol.summary_frame(found)
-    for part in (report.seed_table_markdown(report.seed_table(summary)),
-                 report.alpha_markdown(report.alpha_table(summary)), blocks["verdict"], blocks["scale"]):
-        assert part in findings
+    assert findings.strip() == report.findings_markdown(tables, declared=root == REFERENCE).strip(), \
+        f"{root / 'FINDINGS.md'} is stale: .venv/bin/python scripts/findings.py"
     if root == REFERENCE:
         readme = README.read_text(encoding="utf-8")
-        for name, body in blocks.items():
+        for name, body in report.readme_blocks(tables).items():
             start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
             assert readme[readme.index(start) + len(start):readme.index(end)].strip() == body.strip(), \
                 f"README's {name} block is stale: .venv/bin/python scripts/findings.py"
 
 
-def test_verdict_rows_name_their_lowest_seed_run_pair():
-    """The Answer page's drill-down shows the runs a verdict row was computed from."""
-    found = runs.list_runs(REFERENCE).runs
-    by_id = {r.run_id: r for r in found}
-    table = report.verdict_table(found, ("mlqa-r",), n_resamples=20)
-    assert not table.empty
-    for row in table.itertuples():
-        a, b = by_id[row.run_a].config, by_id[row.run_b].config
-        assert a["model"]["name"] == b["model"]["name"]
-        assert protocol.protocol_of(by_id[row.run_a]) == protocol.protocol_of(by_id[row.run_b])
-        assert (a["train"]["sampling"]["strategy"], b["train"]["sampling"]["strategy"]) == ("hybrid", row.against)
-        assert a["train"]["seed"] == b["train"]["seed"] == 0
+def test_shipped_families_are_the_ones_report_computes():
+    """results/reference/families.json (what the Answer page reads) holds these runs' key, and
+    its rows are what the declared families give when computed afresh."""
+    found = report.one_run_per_seed(runs.list_runs(REFERENCE).runs)[0]
+    key = family_cache.runs_key(found, report.DEFAULT_BOOTSTRAP)
+    shipped = json.loads((REFERENCE / family_cache.FILE_NAME).read_text(encoding="utf-8"))
+    assert shipped["key"] == key, "stale families.json: .venv/bin/python scripts/findings.py"
+    fresh, _ = report.declared_families(found, report.DEFAULT_BOOTSTRAP)
+    cached, _ = family_cache.cached(found, lambda f: (_ for _ in ()).throw(AssertionError("not cached")),
+                                    (REFERENCE,), report.DEFAULT_BOOTSTRAP)
+    columns = ["family", "rung", "comparison", "measure", "estimate", "ci_low", "ci_high", "label"]
+    pd.testing.assert_frame_equal(cached[columns].reset_index(drop=True), fresh[columns].reset_index(drop=True),
+                                  check_exact=False, rtol=1e-12)
+
+
+def test_readme_holds_no_findings_number_that_report_did_not_write():
+    """Every three-decimal figure in README.md is report output (FINDINGS.md or a generated block)."""
+    readme = README.read_text(encoding="utf-8")
+    written = (REFERENCE / "FINDINGS.md").read_text(encoding="utf-8")
+    numbers = set(re.findall(r"[+-]?\d\.\d{3}\b", readme.replace("−", "-")))
+    stray = sorted(n for n in numbers if n not in written.replace("−", "-"))
+    assert not stray, f"README figures that report did not produce: {stray}"
 
 
 def _ladder_cells_of(m: dict) -> str:

@@ -98,18 +98,15 @@ def test_markdown_tables():
 def test_report_cli_on_fixture_runs(tmp_path_factory, tmp_path, capsys):
     runs_root, _ = fixture_runs(tmp_path_factory)
     out = tmp_path / "findings.md"
-    assert cli.main(["report", str(runs_root), "--resamples", "50", "--out", str(out)]) == 0
+    assert cli.main(["report", str(runs_root), "--out", str(out)]) == 0
     text = out.read_text()
     assert "### Recipes" in text and "### α sweep" in text
-    # default comparisons: hybrid 0.5 against mono and against cross of the same model
-    assert "hybrid α=0.5 − mono (1 vs 1 seeds)" in text and "hybrid α=0.5 − cross (1 vs 1 seeds)" in text
-    assert "(30 questions)" in text  # clusters: the 30 question ids, not the 90 translated queries
-    assert "inconclusive (a recipe with one seed" in text  # one seed cannot settle non-inferiority
-    assert cli.main(["report", str(runs_root), "--resamples", "50",
-                     "--compare", "minilm-test:hybrid:0.25", "minilm-test:mono"]) == 0
-    assert "hybrid α=0.25 − mono" in capsys.readouterr().out
+    assert "the declared families are not computed" in text  # XQuAD-R fixture runs: the study is MLQA-R
+    capsys.readouterr()
+    assert cli.main(["report", str(runs_root), "--format", "json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
+    assert cli.main(["report", str(runs_root), "--compare", "minilm-test:hybrid:0.25", "minilm-test:mono"]) == 0
     assert cli.main(["report", str(runs_root), "--compare", "nope:mono", "minilm-test:mono"]) == 2
-    assert "no complete run matches nope mono" in capsys.readouterr().err
     assert cli.main(["report", str(tmp_path / "missing")]) == 2
 
 
@@ -121,7 +118,7 @@ def test_report_cli_skips_broken_and_duplicate_runs(tmp_path_factory, tmp_path, 
     shutil.copytree(runs_root / "tr-mono-s1", other / "tr-mono-s1")  # same id as in runs_root
     (other / "half-run").mkdir()  # no metrics.json: unreadable
     out = tmp_path / "findings.md"
-    assert cli.main(["report", str(runs_root), str(other), "--resamples", "20", "--out", str(out)]) == 0
+    assert cli.main(["report", str(runs_root), str(other), "--out", str(out)]) == 0
     said = capsys.readouterr().err  # stderr: the Markdown on stdout stays clean
     assert "skipped " + str(other / "half-run") in said
     assert "skipped " + str(other / "tr-mono-s1") + ": same run id as" in said
@@ -235,55 +232,6 @@ def test_alpha_sweeps_split_by_protocol():
     assert mixed.mono_map.tolist() == pytest.approx(full.mono_map.tolist())
 
 
-def test_scale_ladder_compares_models_whose_starting_weights_differ(tmp_path_factory, tmp_path):
-    """Every model starts from its own weights: the fingerprint keeps builds of one model apart
-    but must not keep two rungs of the ladder from being compared."""
-    import shutil
-
-    from fixtures_runs import _edit_json, writable_copy
-
-    from hybridir_core.runs import directory as runs
-
-    runs_root, _ = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
-    for name in ("tr-mono-s1", "tr-cross-s1", "tr-hybrid-a0.5-s1"):
-        shutil.copytree(runs_root / name, runs_root / f"big-{name}")
-
-        def bigger(config, name=name):
-            config.update(run_id=f"big-{name}", base_model={"name": "minilm-big", "weights": "bbbb" * 4})
-            config["model"].update(name="minilm-big", params=config["model"]["params"] * 4,
-                                   layers=config["model"]["layers"] * 2)
-
-        _edit_json(runs_root / f"big-{name}" / runs.CONFIG, bigger)
-        _edit_json(runs_root / name / runs.CONFIG,
-                   lambda config: config.update(base_model={"name": "minilm-test", "weights": "aaaa" * 4}))
-    table = report.scale_table(runs.list_runs(runs_root).runs, ("xquad-r",), n_resamples=20)
-    assert set(zip(table["small"], table["large"])) == {("minilm-test", "minilm-big")}
-    assert set(table["against"]) == {"mono", "cross"}
-    # a second build of the small model: each build is compared with the larger rung, never with the other
-    for name in ("tr-mono-s1", "tr-cross-s1", "tr-hybrid-a0.5-s1"):
-        shutil.copytree(runs_root / name, runs_root / f"rebuilt-{name}")
-        _edit_json(runs_root / f"rebuilt-{name}" / runs.CONFIG, lambda config, name=name: config.update(
-            run_id=f"rebuilt-{name}", base_model={"name": "minilm-test", "weights": "cccc" * 4}))
-    table = report.scale_table(runs.list_runs(runs_root).runs, ("xquad-r",), n_resamples=20)
-    smalls = set(table["small"])
-    assert len(smalls) == 2 and all(s.startswith("minilm-test [") for s in smalls)
-    assert any("aaaa" in s for s in smalls) and any("cccc" in s for s in smalls)
-    assert set(table["large"]) == {"minilm-big"}  # one build: not named
-
-
-def test_alpha_steps_pair_neighbouring_alphas_with_two_seeds():
-    """A sweep steps from each α to the next larger one; one-seed α and three-recipe models wait."""
-    rows = seeded_rows()  # α 0 and 0.25 have seed 0 only; α 0.5 and 1 have seeds 0-2
-    assert report.alpha_step_comparisons(rows) == []  # mono − hybrid(0.5) alone repeats the verdict table
-    more = rows[rows.run.isin(["cross", "h25"])].assign(seed=1, run=lambda f: f.run + "-s1")
-    stepped = report.alpha_step_comparisons(pd.concat([rows, more], ignore_index=True))
-    assert [(a.sampling, a.alpha, b.sampling, b.alpha) for a, b in stepped] == [
-        ("hybrid", 0.25, "cross", None), ("hybrid", 0.5, "hybrid", 0.25), ("mono", None, "hybrid", 0.5)]
-    three_recipes = rows[rows.run != "h25"]
-    assert report.alpha_step_comparisons(three_recipes) == []
-    assert report.alpha_steps_markdown(pd.DataFrame()) == report.NO_ALPHA_STEPS
-
-
 def test_a_repeated_seed_counts_once(tmp_path_factory, tmp_path):
     """A local re-run of a shipped run (or a copy under a new id) is not one more seed."""
     import shutil
@@ -300,7 +248,5 @@ def test_a_repeated_seed_counts_once(tmp_path_factory, tmp_path):
     assert sorted(a.run_id for a, _ in repeats) == ["tr-mono-s1", "tr-mono-s1-again", ZERO_SHOT]
     assert all(b.reference for _, b in repeats)  # the shipped run is the one kept
     assert len(kept) == len(found) - 3
-    table = report.verdict_table(found, ("xquad-r",), n_resamples=50)
-    assert set(table.loc[table["against"] == "mono", "seeds_b"]) == {1}  # not 3 seeds of mono
-    tables = report.study_tables(found, n_resamples=20, datasets=("xquad-r",))
+    tables = report.study_tables(found)
     assert report.SET_ASIDE + str(runs_root / "tr-mono-s1") in report.findings_markdown(tables)

@@ -1,35 +1,40 @@
-"""Findings over many runs: recipes averaged over seeds, the α sweep, recipe-vs-recipe tests.
+"""Findings over many runs: recipes averaged over seeds, the α sweep, and the declared families.
 
 A *recipe* is everything about a run except its seed (model, sampling, α, mix, steps); runs
-are pooled only within one *protocol* (``protocol.protocol_of``: evaluation datasets,
+are pooled only within one *protocol* (``vocabulary.protocol_of``: evaluation datasets,
 languages and limit, training corpus, steps, batch size, learning rate, ...), so a quick or
-language-subset run never moves the mean of a full one. The
-README's Findings section is ``python -m hybridir_core report results/reference``: the same
-functions the dashboard's Trade-offs page calls, rendered as Markdown.
+language-subset run never moves the mean of a full one.
 
 - ``seed_table``: mean and sample standard deviation of each aggregate over a recipe's seeds.
 - ``alpha_sweeps``: the runs of one model that differ only in α (mono = 1, cross = 0).
 - ``seed_differences``: recipe A − recipe B per shared seed (the spread of the effect itself).
-- ``verdict_table``: recipe differences with nested (seeds, then question ids) bootstrap
-  intervals and the non-inferiority call (``intervals``), rendered as sentences and a table.
+- ``ladder`` / ``declared_families``: the rungs of the study and the families of
+  docs/protocol.md (``families``), cached beside the runs (``family_cache``).
 
-The command line (``report``) lives in ``hybridir_core.cli``.
+``findings_markdown`` is ``results/reference/FINDINGS.md``; ``readme_blocks`` README's
+generated findings. The command line (``report``) lives in ``hybridir_core.cli``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from hybridir_core.analysis import intervals, stats
+from hybridir_core.analysis import families, family_cache, family_text
+from hybridir_core.analysis.published import load_published
 from hybridir_core.runs import directory as runs
 from hybridir_core.runs.measures import MEASURES as VALUES
-from hybridir_core.runs.measures import SAMPLING_ORDER, ZERO_SHOT, dataset_order, training_label
-from hybridir_core.runs.protocol import protocol_id, protocol_of, run_info, scale_protocol, source_of, summary_frame
+from hybridir_core.runs.measures import (
+    SAMPLING_ORDER,
+    ZERO_SHOT,
+    dataset_order,
+    training_label,
+)
+from hybridir_core.runs.measures import measure as measure_of
+from hybridir_core.runs.protocol import run_info, source_of, summary_frame
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
 GROUP_KEYS = [*RECIPE_KEYS, "protocol"]
@@ -205,7 +210,7 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
         idx = sorted(i for i in shared if i[0] == dataset)
         for value in VALUES:
             diffs = (left.loc[idx, value].astype(float) - right.loc[idx, value].astype(float)).to_numpy()
-            better = (diffs < 0) if value == "mean_rank_distance" else (diffs > 0)
+            better = (diffs > 0) if measure_of(value).higher_is_better else (diffs < 0)
             rows.append({"dataset": dataset, "value": value, "seeds": [int(i[1]) for i in idx],
                          "diffs": diffs.tolist(), "mean": float(diffs.mean()),
                          "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else float("nan"),
@@ -246,35 +251,6 @@ def one_run_per_seed(found: Sequence[runs.Run]) -> tuple[list[runs.Run], list[tu
     return [r for r in found if id(r) in kept], repeats
 
 
-def _alpha_recipe(model: str, alpha: float, protocol: str) -> Recipe:
-    """α = 0 is the cross recipe, α = 1 the mono one, anything between a hybrid one."""
-    if np.isclose(alpha, 0.0):
-        return Recipe(model, "cross", protocol=protocol)
-    if np.isclose(alpha, 1.0):
-        return Recipe(model, "mono", protocol=protocol)
-    return Recipe(model, "hybrid", float(alpha), protocol=protocol)
-
-
-def alpha_step_comparisons(summary: pd.DataFrame, min_seeds: int = 2) -> list[tuple[Recipe, Recipe]]:
-    """Each α of a sweep against the next smaller α (A = the more monolingual recipe).
-
-    Only models swept beyond the study's three recipes (a hybrid α other than 0.5) count, and
-    only α with ``min_seeds`` seeds: a one-seed recipe's interval would miss its training
-    variance, so its steps wait for more seeds.
-    """
-    frame = with_protocol(summary)
-    frame = frame[frame["sampling"].isin(["mono", "cross", "hybrid"])]
-    pairs = []
-    for (model, protocol), rows in frame.sort_values("params").groupby(["model", "protocol"], sort=False):
-        seeds = rows.groupby(rows["alpha"].astype(float))["seed"].nunique()
-        alphas = sorted(a for a, n in seeds.items() if n >= min_seeds)
-        if not any(0.0 < a < 1.0 and not np.isclose(a, 0.5) for a in alphas):
-            continue
-        pairs += [(_alpha_recipe(model, high, protocol), _alpha_recipe(model, low, protocol))
-                  for low, high in zip(alphas, alphas[1:])]
-    return pairs
-
-
 # -- Markdown -----------------------------------------------------------------------------------
 def _fmt(mean: float, std: float, digits: int) -> str:
     if pd.isna(mean):
@@ -292,8 +268,7 @@ def seed_table_markdown(table: pd.DataFrame) -> str:
                               {"model": r["model"], "training": r["training"], "evaluation": named,
                                "seeds": r["n_seeds"] or "–"})
         for value, name in VALUES.items():
-            digits = 0 if value == "mean_rank_distance" else 3
-            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], digits)
+            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], measure_of(value).digits)
     labelled = any(evaluation.fillna("") != "")  # a quick, subset or otherwise distinct protocol
     columns = ["model", "training", *(["evaluation"] if labelled else []), "seeds"] + [
         f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
@@ -309,7 +284,7 @@ def alpha_markdown(table: pd.DataFrame) -> str:
         row = rows.setdefault((r["sweep"], r["alpha"]), {
             "sweep": r["sweep"], "α": f"{r['alpha']:g}", "seeds": r["n_seeds"]})
         for value, name in VALUES.items():
-            row[f"{r['dataset']} {name}"] = f"{r[value]:.0f}" if value == "mean_rank_distance" else f"{r[value]:.3f}"
+            row[f"{r['dataset']} {name}"] = f"{r[value]:.{measure_of(value).digits}f}"
     frame = pd.DataFrame(list(rows.values()))
     columns = ["sweep", "α", "seeds"] + [f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(frame[columns])
@@ -319,315 +294,144 @@ def seed_differences_markdown(spread: pd.DataFrame) -> str:
     """Recipe A − recipe B seed by seed (macro), and on how many seeds A was better."""
     rows = []
     for _, s in spread.iterrows():
-        digits = 0 if s["value"] == "mean_rank_distance" else 3
+        digits = measure_of(s["value"]).digits
         rows.append({"dataset": s["dataset"], "measure": VALUES[s["value"]], "seeds": ", ".join(map(str, s["seeds"])),
                      "Δ per seed (macro)": " / ".join(f"{d:+.{digits}f}" for d in s["diffs"]),
                      "A better": f"{s['a_better']}/{len(s['diffs'])}"})
     return _markdown(pd.DataFrame(rows))
 
 
+def ladder(found: Sequence[runs.Run]) -> list[families.Rung]:
+    """The rungs of the study: each model (and protocol) with hybrid(0.5) and mono runs on
+    MLQA-R, its runs by recipe and its zero-shot run, smallest first."""
+    found = one_run_per_seed(found)[0]
+    summary = _with_recipe(summary_frame(found))
+    rows = summary[summary["dataset"] == families.DATASET]
+    by_id = {(r.run_id, source_of(r)): r for r in found}
+    rungs = []
+    for hybrid, other in default_comparisons(rows):
+        if other.sampling != "mono":
+            continue
+        part = rows[(rows["model"] == hybrid.model) & (rows["protocol"] == hybrid.protocol)]
+        recipes: dict[tuple, list] = {}
+        for r in part.itertuples():
+            key = (r.sampling, float(r.alpha) if r.sampling == "hybrid" else None)
+            recipes.setdefault(key, []).append((int(r.seed), by_id[(r.run, r.source)].ranks))
+        zero = rows[(rows["model"] == hybrid.model) & (rows["sampling"] == ZERO_SHOT)
+                    & rows["evaluation"].isin(["full", ""])]
+        rungs.append(families.Rung(hybrid.model, int(part["layers"].iloc[0]), recipes,
+                                   [by_id[(r.run, r.source)].ranks for r in zero.itertuples()]))
+    return sorted(rungs, key=lambda r: r.layers)
+
+
 @dataclass(frozen=True)
 class StudyTables:
-    """What the Findings rest on, computed once: the bootstrap tables take most of the time, and
-    FINDINGS.md and README's blocks render the same ones."""
+    """What the Findings rest on, computed once (FINDINGS.md and README's block render the same)."""
 
     summary: pd.DataFrame
     comparisons: list[tuple[Recipe, Recipe]]
-    verdict: pd.DataFrame
-    scale: pd.DataFrame
-    n_resamples: int
-    margin: float
-    alpha_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    families: pd.DataFrame
+    paper: pd.DataFrame
     set_aside: list[str] = field(default_factory=list)
 
 
 def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
-                 n_resamples: int = intervals.DEFAULT_RESAMPLES, margin: float = intervals.DEFAULT_MARGIN,
-                 datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> StudyTables:
-    """The summary, the verdict table and the change across scales of ``found`` (one run per seed)."""
+                 folders: Sequence = (), bootstrap: dict | None = None) -> StudyTables:
+    """The summary and the declared families of ``found`` (one run per seed); the families are
+    read from ``<folder>/families.json`` when it holds these runs (``cached_families``)."""
     found, repeats = one_run_per_seed(found)
     summary = summary_frame(found)
     if summary.empty:
         raise ValueError("no complete runs to report on")
     comparisons = comparisons if comparisons is not None else default_comparisons(summary)
-    present = tuple(d for d in datasets if d in set(summary["dataset"]))
-    return StudyTables(summary, comparisons,
-                       verdict_table(found, present, margin, n_resamples, comparisons),
-                       scale_table(found, present, n_resamples), n_resamples, margin,
-                       verdict_table(found, present, margin, n_resamples, alpha_step_comparisons(summary)),
+    return StudyTables(summary, comparisons, *cached_families(found, folders, bootstrap),
                        [f"{a.path} (repeats {b.path})" for a, b in repeats])
+
+
+def cached_families(found: Sequence[runs.Run], folders: Sequence = (), bootstrap: dict | None = None,
+                    progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``declared_families`` of the runs left by ``one_run_per_seed``, read from a ``families.json``
+    in ``folders`` (or the user cache) when it holds these runs' and settings' key (``family_cache``)."""
+    settings = {**DEFAULT_BOOTSTRAP, **(bootstrap or {})}
+    return family_cache.cached(one_run_per_seed(found)[0], lambda f: declared_families(f, settings, progress),
+                               folders, settings)
+
+
+DEFAULT_BOOTSTRAP = {"n_resamples": 2_000, "seed": 0}
+"""The nested-bootstrap cross-check of the primary rows (never used by a label)."""
+
+
+def declared_families(found: Sequence[runs.Run], bootstrap: dict | None = None,
+                      progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The families of docs/protocol.md over ``found`` and the paper-vs-here table (S7); empty
+    frames where no rung has the recipes."""
+    rungs = ladder(found)
+    if not rungs:
+        return pd.DataFrame(), pd.DataFrame()
+    frame = families.all_families(rungs, bootstrap, progress)
+    return frame, families.paper_versus_here(frame, load_published().rows)
 
 
 SET_ASIDE = "Set aside (the recipe, protocol and seed of another run, so not one more seed): "
 
 
-def findings_markdown(tables: StudyTables) -> str:
-    """The Findings as one Markdown document: the verdict, then the tables it rests on."""
-    summary, n_resamples, margin = tables.summary, tables.n_resamples, tables.margin
+EXPLORATORY = ("**Exploratory.** These runs are not the ones docs/protocol.md declares (its families are for "
+               "the QA-protocol study in results/reference); the families below apply its rules to them, but "
+               "nothing here was declared before the runs.")
+
+
+def findings_markdown(tables: StudyTables, declared: bool = True) -> str:
+    """The Findings as one Markdown document: the declared families, then the tables they rest on;
+    ``declared=False`` marks them exploratory (runs the protocol does not cover)."""
+    summary = tables.summary
     parts = [f"## Findings over {summary['run'].nunique()} runs", "",
-             "Written by `python -m hybridir_core report`; every sentence below is generated from the "
-             "statistics next to it. Macro mAP over language cells; rank distance = the largest minus the "
-             "smallest pooled rank of a query's relevant candidates, averaged within each query language, "
-             "then over languages, as the paper does (lower = less language bias).", "",
+             "Written by `python -m hybridir_core report`; every number and direction word below is "
+             "generated from the runs. Estimands, interval method, families and labels are declared in "
+             "docs/protocol.md (sections 3-6); anything else is exploratory. Mono and Cross are means of "
+             "language cells (diagonal, off-diagonal), Multi the mean over query languages of pooled mAP, "
+             "rank distance the largest minus the smallest pooled rank of a query's relevant candidates "
+             "(per query language, then over languages; lower = less language bias), language preference "
+             "the rate at which the query's own-language answer ranks first among its relevant candidates "
+             "(lower = less bias).", "",
              *([SET_ASIDE + "; ".join(tables.set_aside), ""] if tables.set_aside else []),
-             VERDICT_HEADER.format(n=n_resamples, margin=margin), "",
-             verdict_markdown(tables.verdict, margin), "",
-             SCALE_HEADER.format(n=n_resamples), "", scale_markdown(tables.scale), "",
+             *([] if declared else [EXPLORATORY, ""]), *answer_parts(tables),
              "### Recipes (mean ± sample std over seeds)", "", seed_table_markdown(seed_table(summary)), "",
              "### α sweep (mean over seeds; α = share of monolingual batches)", "",
-             alpha_markdown(alpha_table(summary)), "",
-             ALPHA_STEPS_HEADER.format(n=n_resamples), "", alpha_steps_markdown(tables.alpha_steps), ""]
+             alpha_markdown(alpha_table(summary)), ""]
     for a, b in tables.comparisons:
         spread = seed_differences(summary, a, b)
         if not spread.empty and len(spread["seeds"].iloc[0]) > 1:
-            parts += [f"### Seed by seed: A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}", "",
-                      seed_differences_markdown(spread), ""]
+            parts += [f"### Seed by seed (exploratory): A = {a.label} vs B = {b.label}{protocol_suffix(summary, a)}",
+                      "", seed_differences_markdown(spread), ""]
     return "\n".join(parts)
 
 
-def readme_blocks(tables: StudyTables) -> dict[str, str]:
-    """README's generated Findings parts by marker name (``scripts/findings.py`` writes them
-    between ``<!-- name:start -->`` and ``<!-- name:end -->``; a test compares them)."""
-    alphas = ("**α sweep** (runs that differ only in α; α = 0 is the cross recipe and α = 1 the mono "
-              "one):\n\n" + alpha_markdown(alpha_table(tables.summary)) + "\n\n"
-              + ALPHA_STEPS_HEADER.format(n=tables.n_resamples).removeprefix("### ") + "\n\n"
-              + alpha_step_lines(tables.alpha_steps))
-    return {"verdict": "\n".join(f"- {s}" for s in verdict_sentences(tables.verdict, tables.margin)),
-            "scale": scale_markdown(tables.scale),
-            "tables": seed_table_markdown(seed_table(tables.summary)) + "\n\n" + alphas}
+FAMILIES_HEADER = (
+    "### The declared families\n\n"
+    "Intervals: 95 %, two-component t (question clusters + between-seed variance, Satterthwaite "
+    "degrees of freedom; analytic, no resampling). Holm within each family; one-sided 0.025 for "
+    "non-inferiority (margin {margin:g}) and confirmatory tests, two-sided 0.05 otherwise.")
 
 
-VERDICT_HEADER = (
-    "### Verdict: does hybrid(0.5) degrade Mono, and what does it buy?\n\n"
-    "Δ = hybrid − the other recipe, averaged within each query language, then over languages. "
-    "95% intervals from {n:,} nested bootstrap resamples: a recipe's seeds with replacement, then "
-    "question ids with replacement (all translations of a question move together; both recipes "
-    "see the same questions). p-values are two-sided, Holm-adjusted over every row of the table "
-    "(one family), shown as \"<= x\" at the resampling floor. *better* / *worse* when the interval "
-    "excludes zero and the Holm-adjusted p is at most 0.05; *not clear after Holm* when only the "
-    "unadjusted interval excludes zero; else *no clear difference*. The Mono question is a "
-    "non-inferiority test with a margin of {margin:g} mAP: *no degradation beyond the margin* when "
-    "the whole interval lies above −{margin:g}, *degradation* when it lies below, else "
-    "*inconclusive*; where either recipe has one seed the interval misses its training variance, so "
-    "the call is *inconclusive*.")
-
-
-ALPHA_STEPS_HEADER = (
-    "### α steps: each α against the next smaller one (A = more monolingual batches)\n\n"
-    "Same nested intervals ({n:,} resamples: seeds, then question ids); Holm over the rows of this "
-    "table, a family of its own; direction words as in the verdict. Only α with two or more seeds "
-    "take part.")
-
-
-# -- the verdict: nested, clustered intervals and non-inferiority ---------------------------------
-VERDICT_MEASURES = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mAP", "rank_distance": "rank distance"}
-
-
-def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -> list[runs.Run]:
-    by_id = {(r.run_id, source_of(r)): r for r in found}
-    chosen = recipe.select(summary.drop_duplicates(["run", "source"]))
-    return [by_id[key] for key in zip(chosen["run"], chosen["source"])]
-
-
-def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
-                  margin: float = intervals.DEFAULT_MARGIN, n_resamples: int = intervals.DEFAULT_RESAMPLES,
-                  comparisons: list[tuple[Recipe, Recipe]] | None = None) -> pd.DataFrame:
-    """Recipe A − recipe B (default: hybrid(0.5) − mono and − cross) per model, dataset and measure.
-
-    Intervals resample seeds, then question ids (``intervals.recipe_difference``); Holm runs
-    over every row of the table (the stated family). ``verdict`` is the non-inferiority call on
-    Mono mAP against mono with ``margin``; ``direction`` says better / worse / no clear
-    difference for every row. ``run_a`` / ``run_b`` name the lowest-seed run of each recipe
-    (the pair a drill-down shows).
-    """
-    found = one_run_per_seed(found)[0]
-    summary = summary_frame(found)
-    rows = []
-    for hybrid, other in comparisons if comparisons is not None else default_comparisons(summary):
-        group_a, group_b = _runs_of(found, summary, hybrid), _runs_of(found, summary, other)
-        for recipe, group in ((hybrid, group_a), (other, group_b)):
-            if not group:
-                raise ValueError(f"no complete run matches {recipe.label}")
-        ranks_a, ranks_b = [r.ranks for r in group_a], [r.ranks for r in group_b]
-        pair = {"run_a": _first_seed(group_a).run_id, "run_b": _first_seed(group_b).run_id}
-        info = summary[summary["model"] == hybrid.model].iloc[0]
-        for dataset in datasets:
-            if not all(_has_dataset(group, dataset) for group in (group_a, group_b)):
-                continue  # e.g. QA-protocol runs, evaluated on MLQA-R only
-            for measure in VERDICT_MEASURES:
-                d = intervals.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
-                rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
-                             **pair,
-                             "layers": info["layers"], "params": info["params"],
-                             "recipe": training_label(hybrid.sampling, hybrid.alpha),
-                             "against": training_label(other.sampling, other.alpha),
-                             "direction": intervals.direction(d),
-                             "verdict": intervals.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")
-                             else ""})
-    frame = pd.DataFrame(rows)
+def answer_parts(tables: StudyTables) -> list[str]:
+    """The lead, the rung x measure overview and every declared family (empty without rungs)."""
+    frame = tables.families
     if frame.empty:
-        return frame
-    frame["p_floor"] = frame["p_floor"].astype(float)
-    return _with_holm(frame)
+        return ["(no model has hybrid(0.5), mono and cross runs on MLQA-R: the declared families are not computed)", ""]
+    paper = tables.paper
+    return ["### The answer", "", *[f"- {s}" for s in family_text.lead(frame)],
+            *([f"- {family_text.paper_summary(paper)}"] if not paper.empty else []), "",
+            "Hybrid(0.5) − mono per rung (Mono: P; the rest: S1):", "", family_text.overview(frame), "",
+            FAMILIES_HEADER.format(margin=families.MARGIN), "", family_text.families_markdown(frame),
+            "#### S7: paper vs here (descriptive)", "", family_text.paper_markdown(paper), ""]
 
 
-def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
-                n_resamples: int = intervals.DEFAULT_RESAMPLES) -> pd.DataFrame:
-    """How hybrid(0.5) − mono and − cross change from each scale to the next larger one.
-
-    Scales are the models of one protocol that have both recipes (``default_comparisons``,
-    smallest first; the starting weights, which differ between models, are left out:
-    ``protocol.scale_protocol``); each row is one measure of one consecutive pair, with the nested
-    interval of ``intervals.scale_change`` and Holm over every row of the table.
-    """
-    found = one_run_per_seed(found)[0]
-    summary = summary_frame(found)
-    across_models = {protocol_id(p): protocol_id(scale_protocol(p)) for p in map(protocol_of, found)}
-    ladders: dict[tuple, list[tuple[Recipe, Recipe]]] = {}
-    for hybrid, other in default_comparisons(summary):  # ordered by parameter count
-        ladders.setdefault((across_models.get(hybrid.protocol, hybrid.protocol), other.sampling), []).append(
-            (hybrid, other))
-    rows = []
-    for pairs in ladders.values():
-        builds = Counter(hybrid.model for hybrid, _ in pairs)
-        for smaller, larger in _consecutive_models(pairs):
-            members = [_runs_of(found, summary, recipe) for recipe in (*smaller, *larger)]
-            groups = [[r.ranks for r in member] for member in members]
-            for dataset in datasets:
-                if not all(_has_dataset(member, dataset) for member in members):
-                    continue
-                for measure in VERDICT_MEASURES:
-                    c = intervals.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
-                    rows.append({**vars(c), "small": _rung_name(summary, smaller[0], builds),
-                                 "large": _rung_name(summary, larger[0], builds),
-                                 "recipe": training_label(smaller[0].sampling, smaller[0].alpha),
-                                 "against": training_label(smaller[1].sampling, smaller[1].alpha),
-                                 "direction": intervals.change_direction(c, "hybrid")})
-    frame = pd.DataFrame(rows)
-    return frame if frame.empty else _with_holm(frame)
-
-
-def _with_holm(frame: pd.DataFrame) -> pd.DataFrame:
-    """Holm over every row (the table is the family); directions that do not survive it say so."""
-    frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
-    frame["direction"] = [intervals.after_holm(d, p) for d, p in zip(frame["direction"], frame["p_holm"])]
-    return frame
-
-
-def _rung_name(summary: pd.DataFrame, recipe: Recipe, builds: Counter) -> str:
-    """The model's name, with its protocol where the ladder holds more than one build of it."""
-    return recipe.model + (protocol_suffix(summary, recipe) if builds[recipe.model] > 1 else "")
-
-
-def _consecutive_models(pairs: list[tuple[Recipe, Recipe]]) -> list[tuple[tuple[Recipe, Recipe], ...]]:
-    """Each comparison of a model against each of the next larger model's (in ``pairs`` order); a
-    model with two builds (two starting weights) is compared build by build, never with itself."""
-    by_model: dict[str, list[tuple[Recipe, Recipe]]] = {}
-    for pair in pairs:
-        by_model.setdefault(pair[0].model, []).append(pair)
-    models = list(by_model)
-    return [(smaller, larger) for small, large in zip(models, models[1:])
-            for smaller in by_model[small] for larger in by_model[large]]
-
-
-def scale_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per pair of scales, comparison and dataset, every word from the table."""
-    out = []
-    keys = ["small", "large", "recipe", "against", "dataset"]
-    for (small, large, recipe, against, dataset), rows in table.groupby(keys, sort=False):
-        rows = rows.set_index("measure")
-        seeds = rows["seeds"].iloc[0]
-        items = []
-        for m in VERDICT_MEASURES:
-            if m in rows.index:
-                r, digits = rows.loc[m], 0 if m == "rank_distance" else 3
-                small_diff, large_diff, change, low, high = (
-                    f"{r[k]:+.{digits}f}" for k in ("small_diff", "large_diff", "change", "ci_low", "ci_high"))
-                items.append(f"{VERDICT_MEASURES[m]} {small_diff} → {large_diff}, change {change} [{low}, {high}] "
-                             f"({r['direction']})")
-        out.append(f"{recipe} − {against} on {dataset}, {small} → {large} (seeds {seeds[0]}/{seeds[1]} → "
-                   f"{seeds[2]}/{seeds[3]}): " + "; ".join(items) + ".")
-    return out
-
-
-SCALE_HEADER = (
-    "### Does it change with scale?\n\n"
-    "For each scale and the next larger one of the same protocol: how hybrid − mono (and − cross) "
-    "changes, (Δ at the larger) − (Δ at the smaller), with 95% intervals from {n:,} nested bootstrap "
-    "resamples (the same question ids for both scales, each recipe's seeds resampled on their own). "
-    "*moves in hybrid's favour* / *against hybrid* when the whole interval lies on one side of zero, "
-    "else *no clear change*; *not clear after Holm* when the Holm-adjusted p (over every row of the "
-    "table) is above 0.05; *inconclusive* where any of the four recipes has one seed.")
-
-
-def scale_markdown(table: pd.DataFrame) -> str:
-    """The scale sentences, or why there are none."""
-    if table.empty:
-        return "(fewer than two scales of one protocol have hybrid(0.5) and mono or cross runs: not measured)"
-    return "\n".join(f"- {s}" for s in scale_sentences(table))
-
-
-def _first_seed(group: Sequence[runs.Run]) -> runs.Run:
-    """The run of the lowest seed in ``group`` (the pair a page shows for a verdict row)."""
-    return min(group, key=lambda r: (r.config.get("train") or {}).get("seed") or 0)
-
-
-def _has_dataset(group: Sequence[runs.Run], dataset: str) -> bool:
-    """Whether every run of ``group`` was evaluated on ``dataset``."""
-    return all((r.ranks["dataset"] == dataset).any() for r in group)
-
-
-def _interval(row: pd.Series) -> str:
-    measure = row["measure"] if "measure" in row.index else row.name
-    digits = 0 if measure == "rank_distance" else 3
-    return f"{row['diff']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
-
-
-def verdict_sentences(table: pd.DataFrame, margin: float = intervals.DEFAULT_MARGIN) -> list[str]:
-    """One sentence per model and dataset, every word taken from the table."""
-    out = []
-    for (model, dataset), rows in table.groupby(["model", "dataset"], sort=False):
-        first = rows.iloc[0]
-        clauses = []
-        for (recipe, against), part in rows.groupby(["recipe", "against"], sort=False):
-            part = part.set_index("measure")
-            seeds = f"{int(part['seeds_a'].iloc[0])} vs {int(part['seeds_b'].iloc[0])} seeds"
-            items = [f"{VERDICT_MEASURES[m]} {_interval(part.loc[m])} ({part.loc[m, 'direction']})"
-                     for m in VERDICT_MEASURES if m in part.index]
-            call = part.loc["mono", "verdict"] if "mono" in part.index else ""
-            clauses.append(f"{recipe} − {against} ({seeds}): " + ", ".join(items)
-                           + (f"; Mono verdict: {call} (margin {margin:g})" if call else ""))
-        out.append(f"{model} ({int(first['layers'])} layers) on {dataset} ({int(first['n_clusters']):,} "
-                   f"questions): " + "; ".join(clauses) + ".")
-    return out
-
-
-NO_ALPHA_STEPS = "(no sweep beyond the three recipes with two or more seeds per α yet)"
-
-
-def alpha_step_lines(table: pd.DataFrame) -> str:
-    """The α-step sentences as a Markdown list (README's α block)."""
-    return "\n".join(f"- {s}" for s in verdict_sentences(table)) if not table.empty else NO_ALPHA_STEPS
-
-
-def alpha_steps_markdown(table: pd.DataFrame) -> str:
-    """The α-step sentences and the table behind them."""
-    return verdict_markdown(table, recipe_column=True) if not table.empty else NO_ALPHA_STEPS
-
-
-def verdict_markdown(table: pd.DataFrame, margin: float = intervals.DEFAULT_MARGIN,
-                     recipe_column: bool = False) -> str:
-    """The verdict sentences and the table behind them (Holm over all rows)."""
-    if table.empty:
-        return "(no model has hybrid(0.5) and mono runs: no verdict)"
-    shown = table.assign(
-        **{"Δ [95% CI]": table.apply(_interval, axis=1),
-           "p (Holm)": [f"<= {h:.2g}" if p <= f + 1e-12 else f"{h:.3g}"
-                        for p, h, f in zip(table["p_value"], table["p_holm"], table["p_floor"])],
-           "measure": table["measure"].map(VERDICT_MEASURES), "questions": table["n_clusters"].map("{:,}".format),
-           "seeds": table["seeds_a"].astype(str) + " vs " + table["seeds_b"].astype(str)})
-    columns = ["model", "dataset", *(["recipe"] if recipe_column else []), "against", "measure", "seeds",
-               "questions", "Δ [95% CI]", "p (Holm)", "direction", *([] if recipe_column else ["verdict"])]
-    lines = [f"- {s}" for s in verdict_sentences(table, margin)]
-    renamed = {"recipe": "A", "against": "B"} if recipe_column else {"against": "hybrid vs"}
-    return "\n".join(lines) + "\n\n" + _markdown(shown[columns].rename(columns=renamed))
+def readme_blocks(tables: StudyTables) -> dict[str, str]:
+    """README's generated findings (``scripts/findings.py`` writes it between
+    ``<!-- findings:start -->`` and ``<!-- findings:end -->``; a test compares them)."""
+    frame = tables.families
+    if frame.empty:
+        return {"findings": "(no study runs)"}
+    lines = [*[f"- {s}" for s in family_text.lead(frame)],
+             *([f"- {family_text.paper_summary(tables.paper)}"] if not tables.paper.empty else [])]
+    return {"findings": "\n".join(lines) + "\n\n" + family_text.overview(frame)}

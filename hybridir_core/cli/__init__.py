@@ -19,28 +19,34 @@ from pathlib import Path
 from hybridir_core import paths
 from hybridir_core.cli import commands
 from hybridir_core.cli.launch import add_launcher_options
-from hybridir_core.cli.options import add_eval_options, add_train_options, eval_config_from_args, job_argv
+from hybridir_core.cli.options import (
+    HelpFormatter,
+    add_eval_options,
+    add_train_options,
+    eval_config_from_args,
+    job_argv,
+)
 from hybridir_core.cli.progress import ProgressReporter
 from hybridir_core.config import DATASETS, STRATEGIES, STUDY_EVAL_DATASETS, STUDY_TRAIN
+from hybridir_core.data import DataError
 from hybridir_core.data.fetch import FETCH_DATASETS
-from hybridir_core.data.lareqa import DataError
 from hybridir_core.jobs.queue import IDLE_EXIT_SECONDS
 from hybridir_core.jobs.reproduce import PARTS
+from hybridir_core.models.registry import ModelError
 from hybridir_core.runs import directory as runs
 
 __all__ = ["add_eval_options", "build_parser", "eval_config_from_args", "job_argv", "main"]
 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
-    from hybridir_core.models.registry import ModelError  # the model registry is heavy to import: only on an error
-
     return (ValueError, FileNotFoundError, runs.RunError, DataError, ModelError)
 
 
 def _add_job_commands(sub) -> None:
-    ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
+    ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
+    ev.add_argument("--model", default="me5-small",
+                    help="registry name (`python -m hybridir_core models` lists them) or a local "
+                         "sentence-transformers folder")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
@@ -50,12 +56,16 @@ def _add_job_commands(sub) -> None:
     ev.set_defaults(func=commands.cmd_job, writes_run=True)
 
     tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate (defaults: the "
-                        "study's protocol)", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    tr.add_argument("--model", default=STUDY_TRAIN.model, help="registry name or local ST directory")
-    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES, help="batch composition")
-    tr.add_argument("--alpha", type=float, default=0.5, help="P(monolingual batch) for hybrid")
-    tr.add_argument("--steps", type=int, default=STUDY_TRAIN.steps, help="optimizer steps")
-    tr.add_argument("--seed", type=int, default=0, help="training seed")
+                        "study's protocol)")
+    tr.add_argument("--model", default=STUDY_TRAIN.model,
+                    help="registry name (`python -m hybridir_core models` lists them) or a local "
+                         "sentence-transformers folder")
+    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES,
+                    help="batch composition: monolingual, cross-lingual, or hybrid (mono with probability α)")
+    tr.add_argument("--alpha", type=float, default=0.5, help="hybrid: probability that a batch is monolingual")
+    tr.add_argument("--steps", "--max-steps", type=int, default=STUDY_TRAIN.steps, dest="steps",
+                    help="optimizer steps")
+    tr.add_argument("--seed", type=int, default=0, help="seed of the data order, sampler and initialisation")
     add_train_options(tr)
     add_eval_options(tr, dataset=STUDY_EVAL_DATASETS[0])
     tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
@@ -68,28 +78,20 @@ def _add_job_commands(sub) -> None:
     rn.add_argument("out", type=Path, help="run directory holding request.json")
     rn.set_defaults(func=commands.cmd_run, writes_run=True)
 
-    sw = sub.add_parser("sweep", help="a grid of train runs; complete runs of the same protocol are skipped",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sw = sub.add_parser("sweep", help="a grid of train runs; complete runs are skipped")
     sw.add_argument("--models", nargs="+", default=[STUDY_TRAIN.model], help="models to fine-tune")
-    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES, help="strategies")
-    sw.add_argument("--alphas", nargs="+", type=float, default=[0.5], help="for hybrid")
-    sw.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds")
-    sw.add_argument("--steps", nargs="+", type=int, default=[STUDY_TRAIN.steps], help="step budgets")
+    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
+                    help="batch compositions of the grid")
+    sw.add_argument("--alphas", nargs="+", type=float, default=[0.5],
+                    help="hybrid: probabilities of a monolingual batch")
+    sw.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the grid")
+    sw.add_argument("--steps", nargs="+", type=int, default=[STUDY_TRAIN.steps], help="optimizer steps of the grid")
     add_train_options(sw)
     add_eval_options(sw, dataset=STUDY_EVAL_DATASETS[0])
     sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
     sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
     add_launcher_options(sw)
     sw.set_defaults(func=commands.cmd_sweep, writes_run=False)
-
-    rp = sub.add_parser("reproduce", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        help="rebuild every run that results/ ships (resumable; --dry-run lists them with an ETA)")
-    rp.add_argument("--only", nargs="+", choices=PARTS, default=None, help="parts of the study (default: all)")
-    rp.add_argument("--results", type=Path, default=paths.REPO_ROOT / "results", help="the shipped results")
-    rp.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="where the rebuilt runs go")
-    rp.add_argument("--dry-run", action="store_true", help="list the runs and their ETA, run nothing")
-    add_launcher_options(rp)
-    rp.set_defaults(func=commands.cmd_reproduce, writes_run=False)
 
     wk = sub.add_parser("worker", help="run the dashboard's queued jobs one at a time (started by the queue)")
     wk.add_argument("--runs-dir", type=Path, default=None,
@@ -101,30 +103,48 @@ def _add_job_commands(sub) -> None:
 
 def _add_reading_commands(sub) -> None:
     ex = sub.add_parser("export", help="comparison CSV of run directories")
-    ex.add_argument("run_dirs", nargs="+")
-    ex.add_argument("--out", default="comparison.csv")
+    ex.add_argument("run_dirs", nargs="+", help="run directories to compare")
+    ex.add_argument("--out", default="comparison.csv", help="the CSV to write")
     ex.add_argument("--strict", action="store_true",
                     help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
     ex.set_defaults(func=commands.cmd_export, writes_run=False)
 
-    rp = sub.add_parser("report", help="Markdown findings over folders of runs (seeds, α, tests)")
+    rp = sub.add_parser("report", help="the declared families (docs/protocol.md) over folders of runs")
     rp.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
     rp.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
                     help="recipes model:sampling[:alpha]; repeatable (default: hybrid 0.5 vs mono "
                          "and vs cross for every model)")
-    rp.add_argument("--resamples", type=int, default=2_000, help="resamples per paired test")
-    rp.add_argument("--out", default=None, help="write the Markdown here instead of printing it")
+    rp.add_argument("--format", choices=("markdown", "json", "latex", "csv"), default="markdown",
+                    help="markdown: the findings document; json/csv: every row of the declared families "
+                         "(dataset, rung, comparison, measure, estimate, low, high, p, p_holm, label, family); "
+                         "latex: a booktabs table of the declared rows")
+    rp.add_argument("--json", default=None, metavar="FILE",
+                    help="also write every family row as JSON to FILE (for other tools)")
+    rp.add_argument("--out", default=None, help="write the report here instead of printing it")
+    rp.add_argument("--resamples", type=int, default=2_000,
+                    help="resamples of the nested-bootstrap cross-check of the primary rows (no label uses it)")
+    rp.add_argument("--bootstrap-seed", type=int, default=0,
+                    help="seed of that cross-check; the labels are analytic and do not depend on it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
     cp = sub.add_parser("compare", help="run A - run B on their shared questions and languages, with the "
                                         "protocol fields they differ in")
-    cp.add_argument("run_a", type=Path)
-    cp.add_argument("run_b", type=Path)
+    cp.add_argument("run_a", type=Path, help="run directory A")
+    cp.add_argument("run_b", type=Path, help="run directory B")
     cp.add_argument("--resamples", type=int, default=2_000, help="resamples per interval")
     cp.set_defaults(func=commands.cmd_compare, writes_run=False)
 
+    rp = sub.add_parser("reproduce", help="rebuild every run that results/ ships (resumable; --dry-run lists "
+                                          "them with an ETA)")
+    rp.add_argument("--only", nargs="+", choices=PARTS, default=None, help="parts of the study (default: all)")
+    rp.add_argument("--results", type=Path, default=paths.REPO_ROOT / "results", help="the shipped results")
+    rp.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="where the rebuilt runs go")
+    rp.add_argument("--dry-run", action="store_true", help="list the runs and their ETA, run nothing")
+    add_launcher_options(rp)
+    rp.set_defaults(func=commands.cmd_reproduce, writes_run=False)
+
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
-    rs.add_argument("run_dirs", nargs="+")
+    rs.add_argument("run_dirs", nargs="+", help="finished run directories")
     rs.set_defaults(func=commands.cmd_resummarise, writes_run=False)
 
     md = sub.add_parser("models", help="list the model registry, or build offline models")
@@ -139,23 +159,27 @@ def _add_reading_commands(sub) -> None:
                       "data/manifest.json")
     fetch.add_argument("--dest", type=Path, default=None,
                        help=f"data folder (default: ${paths.DATA_DIR_ENV}, else data/)")
-    fetch.add_argument("--datasets", nargs="+", default=list(FETCH_DATASETS), choices=FETCH_DATASETS)
+    fetch.add_argument("--datasets", nargs="+", default=list(FETCH_DATASETS), choices=FETCH_DATASETS,
+                       help="which corpora to fetch")
     fetch.add_argument("--trust-on-first-use", action="store_true",
                        help="accept files with no pinned sha256 (XNLI-1.0.zip) and record their digest")
     fetch.set_defaults(func=commands.cmd_data_fetch, writes_run=False)
     ov = data_sub.add_parser("overlap", help="text shared by XQuAD-R (the QA training corpus) and MLQA-R "
                                              "(the evaluation): exact sentences, 8-word sequences, questions")
-    ov.add_argument("--data-dir", default=None)
+    ov.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
+                                                      f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
-    se.add_argument("query")
-    se.add_argument("--model", default="me5-small")
-    se.add_argument("--dataset", default="xquad-r", choices=DATASETS)
-    se.add_argument("--languages", nargs="+", default=None)
+    se.add_argument("query", help="the question to search for")
+    se.add_argument("--model", default="me5-small", help="registry name or a local sentence-transformers folder")
+    se.add_argument("--dataset", default="xquad-r", choices=DATASETS, help="whose candidates to search")
+    se.add_argument("--languages", nargs="+", default=None,
+                    help="candidate languages (default: every language of the dataset)")
     se.add_argument("-k", type=positive_int, default=10, help="candidates to show (>= 1)")
-    se.add_argument("--data-dir", default=None)
+    se.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
+                                                     f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
     se.set_defaults(func=commands.cmd_search, writes_run=False)
 
 
@@ -170,10 +194,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser (and every sub-command's) whose help shows each option's default."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="python -m hybridir_core", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser = Parser(prog="python -m hybridir_core", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_job_commands(sub)
     _add_reading_commands(sub)

@@ -28,11 +28,6 @@ def rank_distances(ranks: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def rank_distance_by_language(ranks: pd.DataFrame) -> pd.Series:
-    """Mean rank distance of each query language of one dataset (index ``query_lang``)."""
-    return rank_distances(ranks).groupby("query_lang")["rank_distance"].mean()
-
-
 def rank_distance_summary(ranks: pd.DataFrame) -> dict[str, float]:
     """Rank distance of ONE dataset, with ``d_q`` the rank distance of query ``q``.
 
@@ -70,3 +65,32 @@ def rank_by_candidate_language(ranks: pd.DataFrame) -> pd.DataFrame:
         "median_rank": grouped.median(),
         "n": grouped.size(),
     }).reset_index()
+
+
+def language_preference(ranks: pd.DataFrame) -> pd.DataFrame:
+    """Whether each query's own-language answer ranks first among its relevant candidates.
+
+    The language preference rate of MLAIRE (arXiv 2605.07249): among a query's parallel
+    relevant candidates in the pool, does the one in the query's language come first? Only
+    queries with an own-language answer and at least one other count. ``chance`` is
+    ``1 / n_relevant``, the rate of a retriever blind to language.
+
+    Returns:
+        columns ``dataset, question_id, query_lang, prefers_own, chance, n_relevant``.
+    """
+    own = ranks["candidate_lang"] == ranks["query_lang"]
+    grouped = ranks.groupby(QUERY_KEYS, sort=True)["rank_multi"]
+    out = pd.DataFrame({"best": grouped.min(), "n_relevant": grouped.size()})
+    out["own_best"] = ranks[own].groupby(QUERY_KEYS, sort=True)["rank_multi"].min()
+    out = out[out["own_best"].notna() & (out["n_relevant"] >= 2)]
+    out["prefers_own"] = (out["own_best"] == out["best"]).astype(float)
+    out["chance"] = 1.0 / out["n_relevant"]
+    return out.reset_index()[[*QUERY_KEYS, "prefers_own", "chance", "n_relevant"]]
+
+
+def language_preference_summary(ranks: pd.DataFrame) -> dict[str, float]:
+    """Language preference rate of ONE dataset, macro over query languages, with its chance level."""
+    table = language_preference(ranks)
+    by_lang = table.groupby("query_lang")[["prefers_own", "chance"]].mean()
+    return {"language_preference_rate": float(by_lang["prefers_own"].mean()),
+            "language_preference_chance": float(by_lang["chance"].mean())}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ import streamlit as st
 from hybridir_core import paths
 from hybridir_core.analysis import comparison, report, stats
 from hybridir_core.analysis import published as published_numbers
+from hybridir_core.analysis.figure_export import FORMATS, figure_bytes
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.jobs import queue as jobs
 from hybridir_core.jobs.launchers import LaunchError, cancel
@@ -314,3 +316,17 @@ def slurm_card(run) -> None:
             st.progress(min(step / total, 1.0), text=f"{status.get('phase') or 'starting'} {step}/{total}")
         elif status.get("error"):
             st.error(status["error"])
+
+
+def chart(fig, key: str, **kwargs):
+    """``st.plotly_chart`` with SVG, PNG and PDF downloads of the figure (rendered on click).
+
+    The chart's own camera button saves SVG too (in the browser, no export engine needed).
+    """
+    config = {"toImageButtonOptions": {"format": "svg", "filename": key}, "displaylogo": False}
+    event = st.plotly_chart(fig, key=key, config=config, **kwargs)
+    for column, fmt in zip(st.columns(len(FORMATS) + 4), FORMATS):
+        column.download_button(fmt.upper(), partial(figure_bytes, fig, fmt), file_name=f"{key}.{fmt}",
+                               mime=FORMATS[fmt], key=f"{key}_download_{fmt}", on_click="ignore",
+                               icon=":material/download:", help=f"download this figure as {fmt.upper()}")
+    return event

@@ -7,6 +7,7 @@ Every front-end builds these objects; runs serialise them into ``config.json`` w
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -78,6 +79,14 @@ class EvalConfig(_Serialisable):
         backend: how texts are encoded (see ``encoders``): ``auto`` (default) picks, for this
             CPU, the fastest of ``bf16`` / ``onnx`` / ``bucketed`` that passes the accuracy
             gate; ``torch`` is ``SentenceTransformer.encode``, the reference path.
+        save_run: also write each dataset's top ``save_run`` of the pool and its qrels in TREC
+            format under ``<run>/trec/`` (``trec``); None = no TREC files.
+        query_prompt, passage_prompt: override the model's prompts (None = the model's own,
+            else none); recorded in ``config.json``.
+        trust_remote_code: let a hub model run its own code (opt-in).
+
+    A dataset is ``xquad-r``, ``mlqa-r`` or the path of a folder (``folders``): LAReQA-style
+    ``<lang>.json`` files or a BEIR folder whose records carry a ``lang`` field.
         allow_in_sample: evaluate a fine-tuned model on a dataset it was trained on (refused
             otherwise; the run is then labelled in-sample).
     """
@@ -91,15 +100,21 @@ class EvalConfig(_Serialisable):
     chunk_size: int = 512
     data_dir: str | None = None
     backend: str = "auto"
+    save_run: int | None = None
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    trust_remote_code: bool = False
     allow_in_sample: bool = False
 
     def __post_init__(self) -> None:
-        _require_ints(self, ("limit_per_lang", "batch_size", "chunk_size"))
+        _require_ints(self, ("limit_per_lang", "batch_size", "chunk_size", "save_run"))
         if self.backend not in EVAL_BACKENDS:
             raise ValueError(f"backend must be one of {EVAL_BACKENDS}, got {self.backend!r}")
-        unknown = [d for d in self.datasets if d not in DATASETS]
+        unknown = [d for d in self.datasets if d not in DATASETS and not os.path.isdir(d)]
         if unknown or not self.datasets:
-            raise ValueError(f"datasets must be among {DATASETS}, got {list(self.datasets)}")
+            raise ValueError(f"datasets must be among {DATASETS} or dataset folders, got {list(self.datasets)}")
+        if self.save_run is not None and self.save_run < 1:
+            raise ValueError("save_run must be a positive integer (the K of the TREC run file)")
         if self.limit_per_lang is not None and self.limit_per_lang < 1:
             raise ValueError("limit_per_lang must be a positive integer")
         if self.batch_size < 1 or self.chunk_size < 1:
@@ -115,7 +130,7 @@ def _check_eval_languages(datasets: tuple[str, ...], languages: tuple[str, ...] 
     if duplicated or not languages:
         raise ValueError(f"languages: duplicate language(s) {duplicated}" if duplicated
                          else "languages: give at least one language, or none for all")
-    for name in datasets:
+    for name in (d for d in datasets if d in EVAL_LANGUAGES):  # a folder's languages: checked at load
         missing = sorted(set(languages) - set(EVAL_LANGUAGES[name]))
         if missing:
             raise ValueError(f"languages: {name} has no {', '.join(missing)} (it has "

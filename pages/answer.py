@@ -38,12 +38,12 @@ def main() -> None:
     glance(frame)
     for sentence in family_text.lead(frame):
         st.markdown(f"- {sentence}")
-    st.plotly_chart(answer_figures.forest(frame, families.MARGIN), key="forest")
+    ui.chart(answer_figures.forest(frame, families.MARGIN), key="forest")
     st.subheader("Does it change with scale?")
-    st.plotly_chart(answer_figures.scale_trend(frame), key="scale")
+    ui.chart(answer_figures.scale_trend(frame), key="scale")
     st.markdown(family_text.family_table(frame, "S4"))
     st.subheader("Per query language")
-    st.plotly_chart(answer_figures.language_heatmap(frame), key="languages")
+    ui.chart(answer_figures.language_heatmap(frame), key="languages")
     st.subheader("Retained share, α sweep and the confirmatory test")
     for family in ("S3", "S5", "C1"):
         with st.expander(f"{family}: {families.FAMILIES[family]}", expanded=family == "C1"):

@@ -23,14 +23,14 @@ def main() -> None:
 
     distances = pd.concat([ui.rank_distances(r).assign(run=ui.label(r)) for r in chosen], ignore_index=True)
     distances = distances[distances.dataset == dataset]
-    st.plotly_chart(figures.rank_distance_figure(distances, kind, log), key="rank_distance")
+    ui.chart(figures.rank_distance_figure(distances, kind, log), key="rank_distance")
     st.caption("Rank distance of a query: its relevant candidates' highest minus lowest rank in the pooled "
                "(all-language) ranking. R − 1 at best (all R translations adjacent); large when some "
                "languages are pushed down.")
 
     ranks = pd.concat([ui.ranks(r).assign(run=ui.label(r)) for r in chosen], ignore_index=True)
     ranks = ranks[ranks.dataset == dataset]
-    st.plotly_chart(figures.candidate_rank_figure(ranks, kind, log), key="candidate_rank")
+    ui.chart(figures.candidate_rank_figure(ranks, kind, log), key="candidate_rank")
     by_lang = pd.concat([ui.by_candidate_language(r).assign(run=ui.label(r)) for r in chosen], ignore_index=True)
     by_lang = by_lang[by_lang.dataset == dataset]
     st.caption("Mean pooled rank of the relevant candidates, by candidate language (rows) and query language "

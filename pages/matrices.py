@@ -26,7 +26,7 @@ def main() -> None:
     test_cells = other is not None and st.sidebar.checkbox(
         "Test each cell (paired randomization over queries, Holm-corrected)", key="matrix_tests")
 
-    st.plotly_chart(figures.matrix_heatmap(run.matrix, dataset, metric,
+    ui.chart(figures.matrix_heatmap(run.matrix, dataset, metric,
                                            title=f"{ui.label(run)}: {measures.METRIC_LABELS[metric]} on {dataset}"),
                     key="heatmap")
     if other is not None:
@@ -35,8 +35,8 @@ def main() -> None:
         if ground.differing:
             st.warning("Different protocols (" + ", ".join(f"`{f}`" for f in ground.differing) + "): the "
                        "difference is over the shared questions and languages only. " + " ".join(ground.notes))
-        st.plotly_chart(figures.difference_heatmap(matrix_a, matrix_b, dataset, metric, ui.long_label(run),
-                                                   ui.long_label(other), tests), key="difference")
+        ui.chart(figures.difference_heatmap(matrix_a, matrix_b, dataset, metric, ui.long_label(run),
+                          ui.long_label(other), tests), key="difference")
 
     st.subheader("Drill down into one cell")
     grid = figures.matrix_grid(run.matrix, dataset, metric)

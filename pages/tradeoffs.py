@@ -22,13 +22,13 @@ def main() -> None:
     show_pub = st.sidebar.checkbox("Show the paper's published numbers", value=pub.available,
                                    disabled=not pub.available, key="trade_published")
     paper = published.summary_frame(pub) if show_pub else None
-    st.plotly_chart(figures.tradeoff_scatter(summary, dataset, x, y, paper), key="tradeoff")
+    ui.chart(figures.tradeoff_scatter(summary, dataset, x, y, paper), key="tradeoff")
     st.caption("Colour: sampling; marker: model scale. Stars are the paper's published numbers (XLM-R/LaBSE "
                "trained on far more data), shown for orientation only and kept out of every local table.")
 
     curve = figures.alpha_curve(summary, dataset)
     if curve is not None:
-        st.plotly_chart(curve, key="alpha_curve")
+        ui.chart(curve, key="alpha_curve")
     else:
         st.info("No α sweep yet: train hybrid runs at two or more α values (mono counts as α = 1, "
                 "cross as α = 0) with the same model and steps to draw mAP over α.")

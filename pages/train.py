@@ -1,5 +1,6 @@
 """Train & evaluate: choose a model scale and a sampling mix, launch a background job, watch it."""
 
+import shlex
 import time
 
 import streamlit as st
@@ -60,15 +61,16 @@ def job_list(runs_root) -> None:
 CORPORA = {"xquad": "XQuAD-R QA triplets", "xnli": "XNLI entailment pairs"}
 
 
-def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -> JobConfig:
+def build_job(model: str, dataset: str, limit: int | None, train: dict | None,
+              prompts: tuple[str | None, str | None] = (None, None)) -> JobConfig:
     """The job the form describes; a ValueError names the first invalid field.
 
     ``train`` holds ``corpus``, ``sampling``, ``alpha``, ``mix``, ``steps``, ``batch_size``,
     ``seed`` and optionally ``precision`` (None for a zero-shot evaluation). Mono is α = 1 and cross α = 0 whatever the
-    slider says.
+    slider says. ``dataset`` may be a folder; ``prompts`` (query, passage) replace the model's (None: its own).
     """
     evaluation = EvalConfig(model=model, datasets=DATASETS if dataset == "all" else (dataset,),
-                            limit_per_lang=limit)
+                            limit_per_lang=limit, query_prompt=prompts[0], passage_prompt=prompts[1])
     if train is None:
         return JobConfig("evaluate", evaluation)
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
@@ -90,6 +92,19 @@ def training_form(left, right, corpus: str) -> dict:
             "steps": int(right.number_input("Steps", 1, 100_000, STUDY_TRAIN.steps, step=50)),
             "batch_size": int(right.number_input("Batch size", 2, 1024, STUDY_TRAIN.batch_size, step=8)),
             "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0)), "precision": precision_choice(right)}
+
+
+def own_model_and_data(model: str, dataset: str) -> tuple[str, str, tuple[str | None, str | None]]:
+    """Optional overrides: a hub id or model folder, a dataset folder, prompts (empty: the model's own)."""
+    with st.expander("Your own model, dataset or prompts"):
+        left, right = st.columns(2)
+        own_model = left.text_input("Model: hub id or folder", key="own_model",
+                                    placeholder="intfloat/multilingual-e5-base").strip()
+        own_data = right.text_input("Dataset folder (BEIR with a lang field, or <lang>.json files)",
+                                    key="own_dataset").strip()
+        query = left.text_input("Query prompt", key="query_prompt", placeholder="the model's own")
+        passage = right.text_input("Passage prompt", key="passage_prompt", placeholder="the model's own")
+    return own_model or model, own_data or dataset, (query or None, passage or None)
 
 
 def main() -> None:
@@ -115,8 +130,9 @@ def main() -> None:
                            help="off for training: the study evaluates on every question")
     limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
     limit = int(limit) if quick else None
+    model, dataset, prompts = own_model_and_data(model, dataset)
     try:
-        job = build_job(model, dataset, limit, training_form(left, right, corpus) if train else None)
+        job = build_job(model, dataset, limit, training_form(left, right, corpus) if train else None, prompts)
     except ValueError as exc:
         st.error(f"These settings cannot run: {exc}")
         return
@@ -131,7 +147,7 @@ def main() -> None:
     name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
                          "leave empty to use the suggestion.").strip() or suggested
     st.caption("The same run from a terminal:")
-    st.code("python -m hybridir_core " + " ".join(job_argv(job, runs_root / name)), language="bash",
+    st.code("python -m hybridir_core " + shlex.join(job_argv(job, runs_root / name)), language="bash",
             wrap_lines=True)
     if st.button("Launch", type="primary"):
         try:

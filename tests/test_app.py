@@ -260,6 +260,21 @@ def train_page(tmp_path, monkeypatch):
     return open_page("pages/train.py")
 
 
+def run_name(at):
+    return next(t for t in at.text_input if t.label == "Run name")
+
+
+def test_train_page_takes_a_hub_id_a_dataset_folder_and_prompts(train_page):
+    at = train_page
+    next(r for r in at.radio if r.label == "What to run").set_value("Zero-shot evaluation only").run()
+    at.text_input(key="own_model").input("intfloat/multilingual-e5-base").run()
+    at.text_input(key="own_dataset").input(str(REPO / "tests" / "data" / "tiny-beir")).run()
+    at.text_input(key="query_prompt").input("query: ").run()
+    command = at.code[0].value
+    assert "evaluate --model intfloat/multilingual-e5-base --dataset " in command
+    assert "tiny-beir" in command and "--query-prompt 'query: '" in command and not at.error
+
+
 def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     at = train_page
     command = at.code[0].value
@@ -271,7 +286,7 @@ def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     sampling.set_value("mono").run()
     assert "--alpha" not in at.code[0].value and "--sampling mono" in at.code[0].value
     assert next(s for s in at.slider if s.label.startswith("α")).disabled
-    at.text_input[0].input("mono-run").run()
+    run_name(at).input("mono-run").run()
     at.button[0].click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "mono-run"))
     assert queued.train.sampling == SamplingConfig("mono") and queued.train.sampling.alpha == 1.0
@@ -287,12 +302,12 @@ def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     mode.set_value("Zero-shot evaluation only").run()
     assert at.code[0].value.startswith("python -m hybridir_core evaluate --model")
 
-    at.text_input[0].input("../escape").run()
+    run_name(at).input("../escape").run()
     at.button[0].click().run()
     assert at.error and "Invalid run name" in at.error[0].value
     assert {p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")} == {"mono-run"}
 
-    at.text_input[0].input("quick-zero-shot").run()
+    run_name(at).input("quick-zero-shot").run()
     at.button[0].click().run()
     assert not at.error and "Queued" in at.success[0].value
     job_dir = tmp_path / "runs" / "quick-zero-shot"
@@ -308,7 +323,7 @@ def test_train_page_trains_a_static_model_at_its_own_learning_rate(train_page, t
     assert not any("its own" in c.value for c in at.caption)  # me5-small: the study's rate
     next(s for s in at.selectbox if s.label == "Model scale").set_value("me5-static").run()
     assert any("learning rate 0.01, its own" in c.value for c in at.caption)
-    at.text_input[0].input("static-run").run()
+    run_name(at).input("static-run").run()
     at.button[0].click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "static-run"))
     assert queued.train.model == "me5-static" and queued.train.learning_rate == 1e-2
@@ -330,7 +345,7 @@ def test_train_page_offers_bf16_only_where_the_device_has_it(tmp_path, monkeypat
     if native:
         boxes[0].check().run()
         assert "--precision bf16" in at.code[0].value
-        at.text_input[0].input("bf16-run").run()
+        run_name(at).input("bf16-run").run()
         at.button[0].click().run()
         assert JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "bf16-run")).train.precision == "bf16"
 

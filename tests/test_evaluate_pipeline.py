@@ -12,6 +12,7 @@ from hybridir_core.config import EvalConfig
 from hybridir_core.data.lareqa import load_lareqa
 from hybridir_core.evaluation import bias, evaluate, metrics
 from hybridir_core.runs import directory as runs
+from hybridir_core.runs import schema
 
 
 class ConstantEncoder:
@@ -71,7 +72,7 @@ def test_constant_encoder_gets_worst_case_metrics(constant_run):
 def test_run_files_follow_the_contract(constant_run):
     out, summaries, _ = constant_run
     matrix = pd.read_csv(out / "matrix.csv")
-    assert list(matrix.columns) == runs.MATRIX_COLUMNS
+    assert list(matrix.columns) == runs.MATRIX_COLUMNS + schema.MATRIX_EXTRA
     assert len(matrix) == 3 * 3 + 3
     assert list(pd.read_parquet(out / "ranks.parquet").columns) == runs.RANK_COLUMNS
     config = json.loads((out / "config.json").read_text())

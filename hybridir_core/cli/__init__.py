@@ -45,8 +45,7 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 def _add_job_commands(sub) -> None:
     ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
     ev.add_argument("--model", default="me5-small",
-                    help="registry name (`python -m hybridir_core models` lists them) or a local "
-                         "sentence-transformers folder")
+                    help="registry name, local sentence-transformers folder, or any sentence-transformers hub id")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
@@ -101,14 +100,8 @@ def _add_job_commands(sub) -> None:
     wk.set_defaults(func=commands.cmd_worker, writes_run=False)
 
 
-def _add_reading_commands(sub) -> None:
-    ex = sub.add_parser("export", help="comparison CSV of run directories")
-    ex.add_argument("run_dirs", nargs="+", help="run directories to compare")
-    ex.add_argument("--out", default="comparison.csv", help="the CSV to write")
-    ex.add_argument("--strict", action="store_true",
-                    help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
-    ex.set_defaults(func=commands.cmd_export, writes_run=False)
-
+def _add_findings_commands(sub) -> None:
+    """``report`` (the declared families) and ``figures`` (the Answer page's figures as files)."""
     rp = sub.add_parser("report", help="the declared families (docs/protocol.md) over folders of runs")
     rp.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
     rp.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
@@ -142,6 +135,23 @@ def _add_reading_commands(sub) -> None:
     rp.add_argument("--dry-run", action="store_true", help="list the runs and their ETA, run nothing")
     add_launcher_options(rp)
     rp.set_defaults(func=commands.cmd_reproduce, writes_run=False)
+    fg = sub.add_parser("figures", help="the Answer page's figures (forest plot, scale trend, per language) as files")
+    fg.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
+    fg.add_argument("--out", type=Path, required=True, help="folder for <figure>.<format> files")
+    fg.add_argument("--format", nargs="+", default=["svg", "png"], choices=["svg", "png", "pdf"], dest="formats",
+                    help="one file per figure and format")
+    fg.set_defaults(func=commands.cmd_figures, writes_run=False)
+
+
+def _add_reading_commands(sub) -> None:
+    ex = sub.add_parser("export", help="comparison CSV of run directories")
+    ex.add_argument("run_dirs", nargs="+", help="run directories to compare")
+    ex.add_argument("--out", default="comparison.csv", help="the CSV to write")
+    ex.add_argument("--strict", action="store_true",
+                    help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
+    ex.set_defaults(func=commands.cmd_export, writes_run=False)
+
+    _add_findings_commands(sub)
 
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
     rs.add_argument("run_dirs", nargs="+", help="finished run directories")
@@ -170,6 +180,12 @@ def _add_reading_commands(sub) -> None:
                                                       f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
+    cv = data_sub.add_parser("convert", help="write XQuAD-R / MLQA-R as BEIR folders (with lang and group fields)")
+    cv.add_argument("--to", required=True, choices=["beir"])
+    cv.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    cv.add_argument("--data-dir", default=None)
+    cv.add_argument("--out", type=Path, required=True, help="folder that gets one sub-folder per dataset")
+    cv.set_defaults(func=commands.cmd_data_convert, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
     se.add_argument("query", help="the question to search for")

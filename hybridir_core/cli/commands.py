@@ -104,6 +104,34 @@ def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> No
         runs.atomic_write(args.out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def cmd_data_convert(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``data convert --to beir``: each built-in dataset, whole, as a BEIR folder (``folders.write_beir``)."""
+    from hybridir_core.data.folders import dataset_name, write_beir
+    from hybridir_core.data.lareqa import load_lareqa
+
+    for name in args.datasets:
+        data = load_lareqa(name, args.data_dir)
+        folder = write_beir(data, Path(args.out) / name)
+        print(f"{name}: {len(data.questions)} queries, {len(data.candidates)} candidates, "
+              f"{len(data.languages)} languages -> {folder} (dataset name {dataset_name(folder)})")
+
+
+def cmd_figures(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``figures``: the Answer page's figures for folders of runs (``figure_export``)."""
+    from hybridir_core.analysis.figure_export import answer_figures, write_figures
+
+    roots = [Path(p) for p in args.roots] or [paths.reference_root()]
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"{root}: no such folder of runs")
+    figs = answer_figures(unique_runs(roots), roots if len(roots) == 1 else ())
+    if not figs:
+        raise ValueError("no model has hybrid(alpha 0.5) and mono runs on MLQA-R in "
+                         + ", ".join(map(str, roots)) + ": nothing to draw")
+    for path in write_figures(figs, args.out, args.formats):
+        print(path)
+
+
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Recompute ``metrics.json`` of finished runs from their ranks (no encoding)."""
     from hybridir_core.evaluation.evaluate import resummarise_run

@@ -83,7 +83,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> None:
     """Evaluation options shared by ``evaluate``, ``train`` and ``sweep`` (``dataset``: the default)."""
-    parser.add_argument("--dataset", default=dataset, choices=[*DATASETS, "all"], help="evaluation dataset")
+    parser.add_argument("--dataset", default=dataset, type=_dataset_choice, metavar="{xquad-r,mlqa-r,all,FOLDER}",
+                        help="a built-in dataset, all of them, or a folder: LAReQA-style <lang>.json files "
+                             "or a BEIR folder whose records carry a 'lang' field")
     parser.add_argument("--limit-per-lang", type=int, default=None,
                         help="quick mode: the first N question ids per language (default: every question)")
     parser.add_argument("--languages", nargs="+", default=None,
@@ -96,8 +98,22 @@ def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> N
                         help=f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, "
                              "../shared/datasets)")
     parser.add_argument("--backend", default=_EVAL_DEFAULTS.backend, choices=EVAL_BACKENDS,
-                        help="how texts are encoded: auto = the fastest backend for this CPU that passes "
-                             "the accuracy gate; torch = plain sentence-transformers")
+                        help="how texts are encoded: auto (default) = the fastest backend for this CPU "
+                             "that passes the accuracy gate; torch = plain sentence-transformers")
+    parser.add_argument("--save-run", type=int, default=None, metavar="K",
+                        help="also write <out>/trec/<dataset>.run (top K of the pool) and .qrels")
+    parser.add_argument("--query-prompt", default=None, help="text put before queries (default: the model's own)")
+    parser.add_argument("--passage-prompt", default=None,
+                        help="text put before candidates (default: the model's own)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let a hub model run its own code (off unless given)")
+
+
+def _dataset_choice(text: str) -> str:
+    """A built-in dataset name, ``all``, or an existing folder (argparse type)."""
+    if text in (*DATASETS, "all") or Path(text).is_dir():
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is neither {', '.join(DATASETS)}, all, nor a dataset folder")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +150,9 @@ def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
         model=model, datasets=DATASETS if args.dataset == "all" else (args.dataset,),
         limit_per_lang=args.limit_per_lang, languages=tuple(args.languages) if args.languages else None,
         with_context=args.with_context, batch_size=args.eval_batch_size, data_dir=args.data_dir,
-        backend=args.backend, allow_in_sample=getattr(args, "allow_in_sample", False),
+        backend=args.backend, save_run=args.save_run, query_prompt=args.query_prompt,
+        passage_prompt=args.passage_prompt, trust_remote_code=args.trust_remote_code,
+        allow_in_sample=getattr(args, "allow_in_sample", False),
     )
 
 
@@ -199,7 +217,12 @@ def _eval_words(config: EvalConfig) -> list[str]:
         words += ["--data-dir", config.data_dir]
     if config.backend != _EVAL_DEFAULTS.backend:
         words += ["--backend", config.backend]
-    return words + (["--allow-in-sample"] if config.allow_in_sample else [])
+    if config.save_run is not None:
+        words += ["--save-run", str(config.save_run)]
+    for flag, value in (("--query-prompt", config.query_prompt), ("--passage-prompt", config.passage_prompt)):
+        words += [flag, value] if value is not None else []
+    words += ["--allow-in-sample"] if config.allow_in_sample else []
+    return words + (["--trust-remote-code"] if config.trust_remote_code else [])
 
 
 def _train_words(config: TrainConfig) -> list[str]:

@@ -53,9 +53,16 @@ class LareqaData:
     questions: pd.DataFrame
     candidates: pd.DataFrame
     answers: pd.DataFrame | None = None
+    qrels: dict[tuple[str, str], np.ndarray] | None = None
+    """Per-query relevance ((question id, lang) -> sorted candidate rows), for collections whose
+    relevance is not LAReQA's (a BEIR folder's qrels); None = LAReQA's, from ``answers``."""
+    source: dict | None = None
+    """Where a folder dataset came from (path, format, content hash); None for the built-in ones."""
 
     def relevant_candidates(self) -> list[np.ndarray]:
         """For each question row, the answer sentence of its id in every language (sorted)."""
+        if self.qrels is not None:
+            return [self.qrels[key] for key in zip(self.questions["question_id"], self.questions["lang"])]
         answers = self.questions if self.answers is None else self.answers
         by_id = answers.groupby("question_id")["answer_candidate"].apply(
             lambda s: np.sort(s.to_numpy())
@@ -237,13 +244,22 @@ def load_lareqa(
     root = resolve_data_dir(data_dir)
     sums_file = root / "SHA256SUMS"
     sums = read_checksums(sums_file) if sums_file.is_file() else {}
-    cand_rows: list[dict] = []
-    q_rows: list[dict] = []
-    for lang in langs:
-        path = root / name / f"{lang}.json"
+    files = {lang: root / name / f"{lang}.json" for lang in langs}
+    for lang, path in files.items():
         if f"{name}/{lang}.json" in sums and path.is_file():
             verify_checksum(path, sums[f"{name}/{lang}.json"])
-        candidates, questions = _parse_language(path, lang)
+    return load_language_files(name, files, limit_per_lang)
+
+
+def load_language_files(name: str, files: dict[str, Path], limit_per_lang: int | None = None) -> LareqaData:
+    """A ``LareqaData`` from one LAReQA-style (SQuAD v1.1 + ``sentence_breaks``) file per language.
+
+    ``files`` maps each language to its file; candidates follow the languages' sorted order.
+    """
+    cand_rows: list[dict] = []
+    q_rows: list[dict] = []
+    for lang in sorted(files):
+        candidates, questions = _parse_language(files[lang], lang)
         for q in questions:
             q["answer_candidate"] = q.pop("local_candidate") + len(cand_rows)
         cand_rows.extend(candidates)
@@ -251,13 +267,13 @@ def load_lareqa(
     questions = pd.DataFrame(q_rows, columns=["question_id", "lang", "text", "answer_candidate"])
     if questions.duplicated(["question_id", "lang"]).any():
         dup = questions[questions.duplicated(["question_id", "lang"])].iloc[0]
-        raise DataError(f"{root / name / (dup.lang + '.json')}: duplicate question id {dup.question_id}")
+        raise DataError(f"{files[dup.lang]}: duplicate question id {dup.question_id}")
     answers = questions[["question_id", "lang", "answer_candidate"]].reset_index(drop=True)
     if limit_per_lang is not None:
         questions = whole_ids(questions, limit_per_lang)
     questions = questions.sort_values(["lang", "question_id"]).reset_index(drop=True)
     candidates = pd.DataFrame(cand_rows, columns=["lang", "text", "context", "paragraph", "article"])
-    return LareqaData(name, langs, questions, candidates, answers)
+    return LareqaData(name, sorted(files), questions, candidates, answers)
 
 
 def whole_ids(questions: pd.DataFrame, limit: int) -> pd.DataFrame:

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hybridir_core.config import EvalConfig
-from hybridir_core.data.lareqa import LareqaData, load_lareqa
+from hybridir_core.data.folders import load_folder
+from hybridir_core.data.lareqa import LAREQA_LANGUAGES, LareqaData, load_lareqa
+from hybridir_core.data.trec import write_trec
 from hybridir_core.devices import cpu_record
 from hybridir_core.evaluation import bias, metrics, ranking
 from hybridir_core.models import encoders
@@ -45,6 +47,7 @@ class DatasetResult:
     encode_seconds: float
     metrics_seconds: float
     encoder: dict
+    top: np.ndarray | None = None  # each query's top ``save_run`` candidates of the pool
 
 
 def encode_texts(encoder: encoders.Encoder, texts: list[str], prompt: str | None,
@@ -105,11 +108,13 @@ def evaluate_dataset(
         q_emb, c_emb, data.relevant_candidates(),
         data.candidates["lang"].map(block_of).to_numpy(), config.chunk_size,
         (lambda done, total: progress(f"ranking {data.name}", done, total)) if progress else None,
+        top_k=config.save_run,
     )
     table = ranks_table(data, blocks)
     return DatasetResult(data.name, table, len(data.questions), len(data.candidates),
                          encoded - started, time.perf_counter() - encoded,
-                         {"backend": encoder.name, **{k: v for k, v in encoder.info.items() if k != "model_dir"}})
+                         {"backend": encoder.name, **{k: v for k, v in encoder.info.items() if k != "model_dir"}},
+                         blocks.top)
 
 
 def summarise(ranks: pd.DataFrame, n_questions_by_lang: dict[str, int]) -> tuple[pd.DataFrame, dict]:
@@ -184,7 +189,11 @@ def load_eval_data(config: EvalConfig, progress: Progress | None = None) -> dict
     for name in config.datasets:
         if progress:
             progress(f"loading {name}", 0, 1)
-        loaded[name] = load_lareqa(name, config.data_dir, config.languages, config.limit_per_lang)
+        if name in LAREQA_LANGUAGES:
+            data = load_lareqa(name, config.data_dir, config.languages, config.limit_per_lang)
+        else:
+            data = load_folder(name, config.languages, config.limit_per_lang)
+        loaded[data.name] = data
     return loaded
 
 
@@ -204,7 +213,7 @@ def run_evaluation(
     if progress:
         progress("building the model", 0, 1)
 
-    loaded = ensure_loaded(model)
+    loaded = ensure_loaded(model, config)
     all_ranks, matrices, summaries, encoder_info = [], [], {}, {}
     for name, data in datasets.items():
         result = evaluate_dataset(loaded, data, config, progress)
@@ -220,11 +229,15 @@ def run_evaluation(
         matrices.append(matrix)
         summaries[name] = summary
         encoder_info[name] = result.encoder
+        if result.top is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            write_trec(out_dir, name, data, result.top, "".join(out_dir.name.split()) or "hybridir")
     run_config = {
         "run_id": out_dir.name,
         "kind": "eval",
         "model": loaded.record(),
-        "datasets": list(config.datasets),
+        "datasets": list(datasets),
+        "dataset_sources": {name: data.source for name, data in datasets.items() if data.source},
         "eval": config.to_dict(),
         "train": None,
         "seed": None,

@@ -46,6 +46,23 @@ class RankBlocks:
     candidate: np.ndarray
     rank_multi: np.ndarray
     rank_in_lang: np.ndarray
+    top: np.ndarray | None = None
+    """(n_queries, K) candidate indices of each query's top K in the pool, in ranking order
+    (``exact_ranks(top_k=K)``; None otherwise). Fewer than K candidates: padded with -1."""
+
+
+def top_k_order(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` candidate indices of one query in hybridir's order (padded with -1).
+
+    Order: score descending; on equal scores non-relevant before relevant (the tie rule), then
+    candidate index. So the position of a relevant candidate here is its ``rank_multi``.
+    """
+    k_eff = min(k, len(scores))
+    threshold = np.partition(scores, len(scores) - k_eff)[len(scores) - k_eff]
+    idx = np.flatnonzero(scores >= threshold)
+    is_rel = np.isin(idx, relevant)
+    order = idx[np.lexsort((idx, is_rel, -scores[idx]))][:k_eff]
+    return np.pad(order, (0, k - k_eff), constant_values=-1)
 
 
 def _chunk_ranks(scores: torch.Tensor, rel: torch.Tensor, rel_block: torch.Tensor, starts: np.ndarray,
@@ -78,6 +95,7 @@ def exact_ranks(
     cand_block: np.ndarray,
     chunk_size: int = 512,
     progress=None,
+    top_k: int | None = None,
 ) -> RankBlocks:
     """Exact ranks of every relevant candidate, in the multilingual pool and in its language.
 
@@ -94,6 +112,8 @@ def exact_ranks(
             contiguous and in increasing order.
         chunk_size: queries per matrix product.
         progress: optional callable ``(done, total)``.
+        top_k: also keep each query's top ``top_k`` candidates of the pool (``RankBlocks.top``),
+            from the same scores, for the TREC run file.
     """
     n_q = len(query_emb)
     blocks = np.asarray(cand_block)
@@ -111,14 +131,19 @@ def exact_ranks(
     rel_block_all = torch.from_numpy(np.where(rel_idx >= 0, blocks[np.maximum(rel_idx, 0)], -1))
     rank_multi = np.zeros((n_q, width), dtype=np.int64)
     rank_lang = np.zeros((n_q, width), dtype=np.int64)
+    top = np.full((n_q, top_k), -1, dtype=np.int64) if top_k else None
     with torch.inference_mode():
         for lo in range(0, n_q, chunk_size):
             hi = min(lo + chunk_size, n_q)
-            multi, in_lang = _chunk_ranks(queries[lo:hi] @ cands.T, rel_all[lo:hi], rel_block_all[lo:hi],
-                                          starts, ends)
+            scores = queries[lo:hi] @ cands.T  # (B, N)
+            multi, in_lang = _chunk_ranks(scores, rel_all[lo:hi], rel_block_all[lo:hi], starts, ends)
             rank_multi[lo:hi] = multi.numpy()
             rank_lang[lo:hi] = in_lang.numpy()
+            if top is not None:
+                chunk = scores.numpy()
+                for row in range(hi - lo):
+                    top[lo + row] = top_k_order(chunk[row], relevant[lo + row], top_k)
             if progress is not None:
                 progress(hi, n_q)
     q, slot = np.nonzero(rel_idx >= 0)
-    return RankBlocks(q, rel_idx[q, slot], rank_multi[q, slot], rank_lang[q, slot])
+    return RankBlocks(q, rel_idx[q, slot], rank_multi[q, slot], rank_lang[q, slot], top)

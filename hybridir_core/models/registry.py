@@ -19,7 +19,11 @@ Three sources of models, all returned as a sentence-transformers model by :func:
 
 * ``local``: any sentence-transformers directory, given by its path.
 
-Weights load from safetensors only and never with remote code.
+* any other ``owner/name``: a sentence-transformers model from the hub, as it is (its own
+  modules and prompts); offline, from the local Hugging Face cache (``$HF_HOME/hub``).
+
+Weights load from safetensors only, and with remote code only when asked
+(``--trust-remote-code``). ``--query-prompt``/``--passage-prompt`` replace a model's prompts.
 """
 
 from __future__ import annotations
@@ -115,13 +119,15 @@ class LoadedModel:
     model: SentenceTransformer
     spec: ModelSpec
     local_dir: Path
+    trust_remote_code: bool = False
 
     def record(self) -> dict[str, Any]:
-        """The model as a run's ``config.json`` records it."""
+        """The model as a run's ``config.json`` records it (prompts and, for the hub, id and commit)."""
         spec = self.spec
         out = {"name": spec.name, "local_dir": str(self.local_dir), "source": spec.source,
                "params": spec.params, "layers": spec.layers, "dim": spec.dim, "scale": spec.scale,
-               "weights": weights_fingerprint(self.local_dir)}
+               "weights": weights_fingerprint(self.local_dir), "query_prompt": spec.query_prompt,
+               "passage_prompt": spec.passage_prompt, "trust_remote_code": self.trust_remote_code}
         if spec.source == "hub":  # the snapshot folder of the Hugging Face cache is the commit
             snapshot = self.local_dir.parent.name == "snapshots"
             out.update(hub_id=spec.hub_id, revision=self.local_dir.name if snapshot else None)
@@ -427,22 +433,41 @@ _RECIPES: dict[str, _BuildRecipe] = {
 # --------------------------------------------------------------------------- loading
 
 
-def ensure_loaded(model: "str | Path | LoadedModel") -> LoadedModel:
-    """A ``LoadedModel`` from a registry name or path; a ``LoadedModel`` is returned as is."""
-    return model if isinstance(model, LoadedModel) else load_model(str(model))
+def ensure_loaded(model: "str | Path | LoadedModel", options: Any = None) -> LoadedModel:
+    """A ``LoadedModel`` from a registry name, hub id or path (a ``LoadedModel`` is kept, its
+    prompts replaced where ``options`` gives them).
+
+    ``options`` (an ``EvalConfig``) may carry ``query_prompt``, ``passage_prompt`` and
+    ``trust_remote_code``.
+    """
+    if isinstance(model, LoadedModel):
+        return with_prompts(model, getattr(options, "query_prompt", None), getattr(options, "passage_prompt", None))
+    return load_model(str(model), query_prompt=getattr(options, "query_prompt", None),
+                      passage_prompt=getattr(options, "passage_prompt", None),
+                      trust_remote_code=bool(getattr(options, "trust_remote_code", False)))
+
+
+def with_prompts(loaded: LoadedModel, query_prompt: str | None, passage_prompt: str | None) -> LoadedModel:
+    """``loaded`` with its spec's prompts replaced where a prompt is given (None keeps the model's)."""
+    changes = {k: v for k, v in (("query_prompt", query_prompt), ("passage_prompt", passage_prompt)) if v is not None}
+    return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, **changes)) if changes else loaded
 
 
 def load_model(
-    name_or_path: str, cache_dir: Path | str | None = None, device: str | None = None
+    name_or_path: str, cache_dir: Path | str | None = None, device: str | None = None,
+    query_prompt: str | None = None, passage_prompt: str | None = None, trust_remote_code: bool = False,
 ) -> LoadedModel:
-    """Load a registry model (building offline ones on first use) or a local directory.
+    """Load a registry model (building offline ones on first use), a local directory or a hub id.
 
     Args:
-        name_or_path: A name from :data:`MODELS`, a hub preset's hub id, or the path of a
-            sentence-transformers directory.
+        name_or_path: A name from :data:`MODELS`, a hub preset's hub id, the path of a
+            sentence-transformers directory, or any sentence-transformers hub id
+            (offline: from the local Hugging Face cache, ``$HF_HOME/hub``).
         cache_dir: Offline model cache (default ``$HYBRIDIR_MODEL_CACHE`` or
             ``~/.cache/hybridir/models``).
         device: Torch device; ``None`` lets sentence-transformers choose.
+        query_prompt, passage_prompt: replace the model's prompts (None: its own, else none).
+        trust_remote_code: let a hub model run its own code (opt-in; off for presets).
 
     Returns:
         The model, its spec with counted ``params``/``layers``/``dim``, and its directory.
@@ -451,11 +476,19 @@ def load_model(
         ModelError: Unknown name, hub preset without hub access (nor a cached copy), or a
             failed build/load.
     """
+    loaded = _load_by_name(name_or_path, cache_dir, device, trust_remote_code)
+    return with_prompts(loaded, query_prompt, passage_prompt)
+
+
+def _load_by_name(name_or_path: str, cache_dir: Path | str | None, device: str | None,
+                  trust_remote_code: bool) -> LoadedModel:
     spec = MODELS.get(name_or_path) or MODELS.get(_HUB_IDS.get(name_or_path, ""))
     if spec is None:
         path = Path(name_or_path).expanduser()
         if path.is_dir():
             return _load_local(path, device)
+        if looks_like_hub_id(name_or_path):
+            return _load_any_hub(name_or_path, device, trust_remote_code)
         raise ModelError(f"Unknown model {name_or_path!r}. {_choices()}")
     if spec.source == "offline":
         local_dir = ensure_built(spec.name, cache_dir)
@@ -465,6 +498,39 @@ def load_model(
     return LoadedModel(model, measured_spec(spec, model), local_dir)
 
 
+def looks_like_hub_id(name: str) -> bool:
+    """``owner/name`` with no path-like parts (a missing local folder is not taken for a hub id)."""
+    parts = name.split("/")
+    return (len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
+            and all(c.isalnum() or c in "-_." for c in name.replace("/", "")))
+
+
+def hub_cache_folder(hub_id: str) -> Path:
+    """Where ``huggingface_hub`` keeps ``hub_id``: ``$HF_HUB_CACHE/models--owner--name``."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}"
+
+
+def _load_any_hub(hub_id: str, device: str | None, trust_remote_code: bool) -> LoadedModel:
+    """Any sentence-transformers hub id, as it is (its own modules and prompts)."""
+    offline = not hub_reachable()
+    try:
+        model = _open_st(hub_id, device, local_files_only=offline, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - hub/cache failures are reported in one line
+        where = hub_cache_folder(hub_id)
+        first_line = (str(exc).splitlines() or [""])[0]
+        reason = (f"not in the local Hugging Face cache (looked for {where}/snapshots/*, set HF_HOME) "
+                  "and the hub is not reachable" if offline else f"{type(exc).__name__}: {first_line:.200}")
+        raise ModelError(f"Cannot load hub model {hub_id!r}: {reason}") from None
+    prompts = model.prompts or {}
+    layers = count_layers(model)
+    spec = ModelSpec(hub_id, "hub", hub_id, 0, layers, 0, f"{layers}L" if layers else "static",
+                     prompts.get("query") or "", prompts.get("passage") or prompts.get("document") or "",
+                     f"sentence-transformers model {hub_id} from the Hugging Face hub")
+    return LoadedModel(model, measured_spec(spec, model), _hub_snapshot_dir(hub_id), trust_remote_code)
+
+
 def _choices() -> str:
     hub = ", ".join(f"{s.name} ({s.hub_id})" for s in _HUB)
     return (f"Offline models: {', '.join(offline_names())}. Hub presets (need the Hugging Face hub): {hub}. "
@@ -472,14 +538,14 @@ def _choices() -> str:
 
 
 def _open_st(name_or_path: str, device: str | None, local_files_only: bool,
-             prompts: dict[str, str] | None = None) -> SentenceTransformer:
+             prompts: dict[str, str] | None = None, trust_remote_code: bool = False) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(
         name_or_path,
         device=device,
         prompts=prompts,
-        trust_remote_code=False,
+        trust_remote_code=trust_remote_code,
         local_files_only=local_files_only,
         model_kwargs={"use_safetensors": True},
     )

@@ -25,7 +25,7 @@ import pandas as pd
 import psutil
 
 from hybridir_core.runs import schema
-from hybridir_core.runs.schema import MATRIX_COLUMNS, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
+from hybridir_core.runs.schema import MATRIX_COLUMNS, MATRIX_EXTRA, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
 
 __all__ = ["MATRIX_COLUMNS", "RANK_COLUMNS", "SCHEMA_VERSION", "RunError", "read_json"]
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -124,7 +124,8 @@ def write_eval_files(
     files = [
         (CONFIG, lambda tmp: tmp.write_text(_json_text({"schema_version": SCHEMA_VERSION, **config}),
                                             encoding="utf-8")),
-        (MATRIX, lambda tmp: matrix[MATRIX_COLUMNS].to_csv(tmp, index=False)),
+        (MATRIX, lambda tmp: matrix[[c for c in MATRIX_COLUMNS + MATRIX_EXTRA if c in matrix]].to_csv(
+            tmp, index=False)),
         (RANKS, lambda tmp: ranks[RANK_COLUMNS].to_parquet(tmp, index=False)),
         (METRICS, lambda tmp: tmp.write_text(_json_text({"schema_version": SCHEMA_VERSION, "datasets": metrics}),
                                              encoding="utf-8")),

@@ -25,6 +25,8 @@ MATRIX_COLUMNS = [
     "dataset", "query_lang", "candidate_lang", "map", "recall_at_1", "recall_at_10", "n_queries",
 ]
 MATRIX_NUMBERS = ["map", "recall_at_1", "recall_at_10", "n_queries"]
+MATRIX_EXTRA = ["ndcg_at_10", "mrr_at_10"]
+"""Written since issue 33; ``matrix.csv`` files of older runs end at ``n_queries`` and still load."""
 RANK_COLUMNS = ["dataset", "question_id", "query_lang", "candidate_lang", "rank_multi", "rank_in_lang"]
 
 
@@ -115,9 +117,10 @@ def _read_frame(path: Path, reader) -> pd.DataFrame:
 def read_matrix(path: Path, datasets: list[str] | None = None) -> pd.DataFrame:
     """``matrix.csv`` with its columns, numeric cells, and rows for each of ``datasets``."""
     frame = _read_frame(path, pd.read_csv)
-    if list(frame.columns) != MATRIX_COLUMNS:
-        raise _fail(path, f"columns {list(frame.columns)} != {MATRIX_COLUMNS}")
-    bad = next((c for c in MATRIX_NUMBERS if not pd.api.types.is_numeric_dtype(frame[c])), None)
+    if list(frame.columns) not in (MATRIX_COLUMNS, MATRIX_COLUMNS + MATRIX_EXTRA):
+        raise _fail(path, f"columns {list(frame.columns)} != {MATRIX_COLUMNS} (+ {MATRIX_EXTRA})")
+    numbers = MATRIX_NUMBERS + [c for c in MATRIX_EXTRA if c in frame]
+    bad = next((c for c in numbers if not pd.api.types.is_numeric_dtype(frame[c])), None)
     if bad is not None:
         raise _fail(path, f"column {bad!r} holds non-numbers")
     missing = sorted(set(datasets or []) - set(frame["dataset"]))

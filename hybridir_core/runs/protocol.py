@@ -30,7 +30,8 @@ SUMMARY_COLUMNS = [
     "multi_recall_at_10", "mean_rank_distance", "median_rank_distance", "n_questions",
     *PROTOCOL_COLUMNS,
 ]
-EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend")
+EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend", "query_prompt",
+                 "passage_prompt")
 """The ``EvalConfig`` fields that change what a number means (not batch size, paths)."""
 TRAIN_PROTOCOL = ("corpus", "xnli_pairs", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files",
                   "hf_split", "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
@@ -67,8 +68,9 @@ TRAIN_NEUTRAL: dict[str, Any] = {
 actually had (one process, no accumulation, no gathered negatives, no item column, no early
 stopping). A field at its neutral value is left out of the fingerprint, so those runs keep their
 protocol id, and a new run that differs in it gets another one."""
-EVAL_NEUTRAL: dict[str, Any] = {"weights": None, "in_sample": False}
-"""Evaluation fields added later: the evaluated weights when they are not the study's build of that
+EVAL_NEUTRAL: dict[str, Any] = {"weights": None, "in_sample": False, "query_prompt": None, "passage_prompt": None}
+"""Evaluation fields added later: prompts that override the model's own (None: the model's, as every
+shipped run), the evaluated weights when they are not the study's build of that
 model (``STUDY_WEIGHTS``), and an evaluation on the model's own training data."""
 STUDY_WEIGHTS = {"me5-small": "678c282b8f42a23b", "me5-small-d2": "22f2869b37c3ccc7",
                  "me5-small-d6": "48eed2c6438b1074", "me5-small-l6": "21630f61612039b1"}

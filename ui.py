@@ -15,8 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from hybridir_core import paths
+from hybridir_core.analysis import comparison, report, stats
 from hybridir_core.analysis import published as published_numbers
-from hybridir_core.analysis import report, stats
 from hybridir_core.analysis.figure_export import FORMATS, figure_bytes
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.jobs import queue as jobs
@@ -65,8 +65,6 @@ _FROM_RANKS: dict[str, Callable[..., pd.DataFrame]] = {
     "per_query": metrics.per_query_scores,
     "rank_distances": bias.rank_distances,
     "by_candidate_language": bias.rank_by_candidate_language,
-    "compare": lambda a, b, n_resamples: stats.compare_runs(a, b, n_resamples=n_resamples),
-    "cell_tests": stats.cell_tests,
 }
 
 
@@ -97,13 +95,39 @@ def by_candidate_language(run: runs.Run) -> pd.DataFrame:
     return from_ranks("by_candidate_language", [run])
 
 
-def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> pd.DataFrame:
-    """``stats.compare_runs`` of two runs (seeded, so stable across reloads)."""
-    return from_ranks("compare", [run_a, run_b], n_resamples, spinner="Running the paired tests…")
+# What the pages compute from two runs on their common ground (``analysis.comparison``: their protocols
+# and ranks cut to the shared questions and languages), by name, cached on the runs' files.
+_ON_COMMON_GROUND: dict[str, Callable] = {
+    "compare": comparison.compare_pair,
+    "matrices": comparison.restricted_matrices,
+    "cell_tests": lambda a, b, dataset, value: stats.cell_tests(
+        *(comparison.restrict(r.ranks, comparison.common_ground(a, b)) for r in (a, b)), dataset, value),
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _on_common_ground(name: str, files: tuple[tuple[str, tuple], ...], args: tuple):
+    return _ON_COMMON_GROUND[name](*(runs.load_run(Path(path)) for path, _ in files), *args)
+
+
+def on_common_ground(name: str, run_a: runs.Run, run_b: runs.Run, *args, spinner: str = ""):
+    files = tuple((str(run.path), _stamp(run)) for run in (run_a, run_b))
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _on_common_ground(name, files, args)
+
+
+def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> tuple[comparison.CommonGround, pd.DataFrame]:
+    """``comparison.compare_pair``: the runs' common ground and A - B on it (seeded, so stable)."""
+    return on_common_ground("compare", run_a, run_b, n_resamples, spinner="Computing the intervals…")
+
+
+def restricted_matrices(run_a: runs.Run, run_b: runs.Run):
+    """Both runs' matrices on their shared questions and languages, and that common ground."""
+    return on_common_ground("matrices", run_a, run_b)
 
 
 def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
-    return from_ranks("cell_tests", [run_a, run_b], dataset, value, spinner="Testing each cell…")
+    return on_common_ground("cell_tests", run_a, run_b, dataset, value, spinner="Testing each cell…")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -131,6 +155,11 @@ def published() -> published_numbers.Published:
 def label(run: runs.Run) -> str:
     """A run's name on every page; reference runs say so."""
     return f"{run.run_id} (reference run)" if run.reference else run.run_id
+
+
+def long_label(run: runs.Run) -> str:
+    """``label`` with the evaluation where partial: ``zs (quick: 20/lang · 2 languages)`` (comparisons)."""
+    return label(run) + comparison.run_label(run)[len(run.run_id):]
 
 
 def pick_run(title: str, choices: list[runs.Run], key: str, index: int = 0,

@@ -87,6 +87,8 @@ class EvalConfig(_Serialisable):
 
     A dataset is ``xquad-r``, ``mlqa-r`` or the path of a folder (``folders``): LAReQA-style
     ``<lang>.json`` files or a BEIR folder whose records carry a ``lang`` field.
+        allow_in_sample: evaluate a fine-tuned model on a dataset it was trained on (refused
+            otherwise; the run is then labelled in-sample).
     """
 
     model: str = "me5-small"
@@ -102,6 +104,7 @@ class EvalConfig(_Serialisable):
     query_prompt: str | None = None
     passage_prompt: str | None = None
     trust_remote_code: bool = False
+    allow_in_sample: bool = False
 
     def __post_init__(self) -> None:
         _require_ints(self, ("limit_per_lang", "batch_size", "chunk_size", "save_run"))
@@ -177,6 +180,14 @@ class SamplingConfig(_Serialisable):
 
 
 CORPUS_SOURCES = ("xquad", "xnli", "tatoeba", "hf")
+TRAINED_ON_DATASET = {"xquad": "xquad-r"}
+"""Training corpus source -> the evaluation dataset made of the same texts (in-sample if scored)."""
+
+
+def in_sample(corpus: str | None, datasets) -> list[str]:
+    """The evaluation ``datasets`` that a model trained on ``corpus`` saw in training."""
+    seen = {TRAINED_ON_DATASET[s] for s in str(corpus or "").split("+") if s in TRAINED_ON_DATASET}
+    return [d for d in datasets if d in seen]
 XNLI_PAIRS = ("entailment", "all")
 DEFAULT_VALIDATION_ITEMS = {"xquad": 40}
 """Items held out when ``validation_items`` is None, by first corpus source (else 200)."""
@@ -327,6 +338,14 @@ class TrainConfig(_Serialisable):
         return super().from_dict.__func__(cls, data)  # type: ignore[attr-defined]
 
 
+STUDY_TRAIN = TrainConfig(model="me5-small", corpus="xquad")
+"""The study's training protocol (docs/protocol.md): XQuAD-R question -> answer-sentence triplets in
+the nine training languages, 200 steps of 32, lr 3e-5, fp32, frozen word embeddings, on the top rung
+of the ladder. What ``train`` / ``sweep`` and the Train page run when no option is changed (the
+dataclass defaults stay those that older run files were written with)."""
+STUDY_EVAL_DATASETS = ("mlqa-r",)
+"""The study's evaluation (XQuAD-R is its training data)."""
+
 JOB_KINDS = ("evaluate", "train")
 
 
@@ -353,7 +372,7 @@ class JobConfig(_Serialisable):
             raise ValueError(f"kind must be one of {JOB_KINDS}, got {self.kind!r}")
         if (self.kind == "train") != (self.train is not None):
             raise ValueError("a train job needs a training configuration, an evaluate job none")
-        if self.train is not None and "xquad" in self.train.corpus.split("+") and "xquad-r" in self.eval.datasets:
+        if self.train is not None and in_sample(self.train.corpus, self.eval.datasets):
             raise ValueError("a model trained on XQuAD-R cannot be evaluated on it (its numbers would not be "
                              "zero-shot): evaluate on mlqa-r")
 

@@ -24,7 +24,7 @@ def main() -> None:
     st.caption("The same file as `python -m hybridir_core export " +
                " ".join(str(r.path) for r in chosen[:3]) + (" …" if len(chosen) > 3 else "") + "`.")
 
-    st.subheader("Paired significance (over queries)")
+    st.subheader("Run A − run B on their common ground")
     if len(chosen) < 2:
         st.info("Pick two or more runs to test their difference.")
         return
@@ -34,14 +34,25 @@ def main() -> None:
     if run_a.path == run_b.path:
         st.info("Pick two different runs.")
         return
-    table = ui.compare(run_a, run_b, resamples)
-    st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(c, format="%.4f") for c in ("map_a", "map_b", "diff", "ci_low", "ci_high")})
-    st.caption("diff = A − B (positive: A is better). Per query: Mono = AP against its own language, "
-               "Cross = mean AP against the other languages, Multi = AP in the pooled ranking; queries "
-               "paired by id and language. p_randomization: "
-               "two-sided sign-flip test; p_bootstrap and the 95% interval: paired bootstrap; p_holm: "
-               "Holm-adjusted over the rows. Seeded, so the numbers are stable.")
+    try:
+        ground, table = ui.compare(run_a, run_b, resamples)
+    except ValueError as exc:
+        st.error(f"These runs cannot be compared: {exc}")
+        return
+    st.markdown(f"**A** = {ui.long_label(run_a)} · **B** = {ui.long_label(run_b)}")
+    if ground.differing:
+        st.warning("Different protocols: " + ", ".join(f"`{f}`" for f in ground.differing) + ". "
+                   + " ".join(ground.notes)
+                   + (" This compares protocols, not recipes under one protocol." if ground.other_protocol else ""))
+    st.dataframe(table[["dataset", "measure", "n_queries", "n_clusters", "diff", "ci_low", "ci_high", "p_value",
+                        "p_holm"]], hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(c, format="%.4f")
+                                for c in ("diff", "ci_low", "ci_high", "p_value", "p_holm")})
+    st.caption("diff = A − B (positive: A is better; rank distance: lower is better), on the questions and "
+               "languages both runs scored, macro-averaged over query languages as in the findings. Interval "
+               "and p: the report's engine (`intervals.recipe_difference`: question clusters resampled, all "
+               "translations of a question together), Holm-adjusted over the rows. Seeded, so stable. "
+               "Same as `python -m hybridir_core compare A B`.")
 
 
 main()

@@ -31,8 +31,12 @@ def main() -> None:
                     key="heatmap")
     if other is not None:
         tests = ui.cell_tests(run, other, dataset, PER_QUERY[metric]) if test_cells else None
-        ui.chart(figures.difference_heatmap(run.matrix, other.matrix, dataset, metric, ui.label(run),
-                                                   ui.label(other), tests), key="difference")
+        matrix_a, matrix_b, ground = ui.restricted_matrices(run, other)  # the same questions in both
+        if ground.differing:
+            st.warning("Different protocols (" + ", ".join(f"`{f}`" for f in ground.differing) + "): the "
+                       "difference is over the shared questions and languages only. " + " ".join(ground.notes))
+        ui.chart(figures.difference_heatmap(matrix_a, matrix_b, dataset, metric, ui.long_label(run),
+                          ui.long_label(other), tests), key="difference")
 
     st.subheader("Drill down into one cell")
     grid = figures.matrix_grid(run.matrix, dataset, metric)

@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from hybridir_core import devices
 from hybridir_core.cli import job_argv
-from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.config import DATASETS, STUDY_TRAIN, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.jobs import launchers
 from hybridir_core.jobs import queue as jobs
 from hybridir_core.models.registry import default_learning_rate, is_built, list_models, resolve_cache_dir
@@ -89,8 +89,8 @@ def training_form(left, right, corpus: str) -> dict:
     mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
                      help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
     return {"corpus": corpus, "sampling": sampling, "alpha": alpha, "mix": mix,
-            "steps": int(right.number_input("Steps", 1, 100_000, 200, step=50)),
-            "batch_size": int(right.number_input("Batch size", 2, 1024, 32, step=8)),
+            "steps": int(right.number_input("Steps", 1, 100_000, STUDY_TRAIN.steps, step=50)),
+            "batch_size": int(right.number_input("Batch size", 2, 1024, STUDY_TRAIN.batch_size, step=8)),
             "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0)), "precision": precision_choice(right)}
 
 
@@ -112,7 +112,7 @@ def main() -> None:
     runs_root, _ = ui.roots()
     models, built = model_choices()
     left, right = st.columns(2)
-    default = list(models).index("me5-small") if "me5-small" in models else 0
+    default = list(models).index(STUDY_TRAIN.model) if STUDY_TRAIN.model in models else 0
     model = left.selectbox("Model scale", list(models), format_func=models.get, index=default, key="model")
     if built.get(model) is False:
         left.info(f"{model} is built on first use (the job does it, with progress); to build it now: "
@@ -126,7 +126,8 @@ def main() -> None:
                                  "MLQA-R only (evaluating on the training data is refused)")
     choices = ["mlqa-r"] if corpus == "xquad" else ["xquad-r", "mlqa-r", "all"]
     dataset = left.selectbox("Evaluate on", choices)
-    quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=True)
+    quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=not train,
+                           help="off for training: the study evaluates on every question")
     limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
     limit = int(limit) if quick else None
     model, dataset, prompts = own_model_and_data(model, dataset)

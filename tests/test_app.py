@@ -244,8 +244,8 @@ def test_compare_download_is_the_cli_csv(roots, monkeypatch):
 def test_compare_significance_table(roots):
     at = open_page("pages/compare.py")
     table = at.dataframe[1].value
-    assert list(table.setting) == ["mono", "cross", "multi"]
-    assert table.n_queries.eq(90).all() and table.p_randomization.between(0, 1).all()
+    assert list(table.measure) == ["mono", "cross", "multi", "rank_distance"]
+    assert table.n_queries.eq(90).all() and table.p_holm.between(0, 1).all()
     at.selectbox(key="compare_b").set_value(at.selectbox(key="compare_a").value).run()
     assert any("two different runs" in i.value for i in at.info)
 
@@ -290,12 +290,13 @@ def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     at.button[0].click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "mono-run"))
     assert queued.train.sampling == SamplingConfig("mono") and queued.train.sampling.alpha == 1.0
-    assert queued.eval.limit_per_lang == 50 and queued.eval.datasets == ("mlqa-r",)
+    assert queued.eval.limit_per_lang is None and queued.eval.datasets == ("mlqa-r",)  # the study: every question
     assert queued.train.corpus == "xquad"  # the study's protocol: QA triplets, evaluated on MLQA-R only
+    assert "--corpus" not in at.code[0].value and "--limit-per-lang" not in at.code[0].value  # the CLI's defaults
     corpus = next(r for r in at.radio if r.label == "Training data")
     assert next(s for s in at.selectbox if s.label == "Evaluate on").options == ["mlqa-r"]
     corpus.set_value("xnli").run()
-    assert "--corpus" not in at.code[0].value  # XNLI is the default corpus on the command line
+    assert "--corpus xnli" in at.code[0].value  # the study's corpus (xquad) is the command line's default
     assert next(s for s in at.selectbox if s.label == "Evaluate on").options == ["xquad-r", "mlqa-r", "all"]
     mode = next(r for r in at.radio if r.label == "What to run")
     mode.set_value("Zero-shot evaluation only").run()

@@ -314,8 +314,10 @@ def test_without_lr_a_model_trains_at_its_own_learning_rate(model, words, expect
 def test_sweep_skips_complete_runs_and_refuses_mismatches(tmp_path, capsys):
     done = tmp_path / "m_mono_s0"
     done.mkdir()
-    train = TrainConfig(model="m", sampling=SamplingConfig("mono"), steps=7, seed=0)
-    runs.write_json(done / runs.CONFIG, {"schema_version": 1, "train": train.to_dict()})
+    train = TrainConfig(model="m", corpus="xquad", sampling=SamplingConfig("mono"), steps=7, seed=0,
+                        batch_size=16)
+    runs.write_json(done / runs.CONFIG, {"schema_version": 1, "train": train.to_dict(),
+                                         "eval": EvalConfig(datasets=("mlqa-r",), limit_per_lang=5).to_dict()})
     for name in (runs.METRICS, runs.MATRIX, runs.RANKS):
         (done / name).write_text("x")
     argv = ["sweep", "--models", "m", "--sampling", "mono", "cross", "--seeds", "0", "--steps", "7",

@@ -27,10 +27,11 @@ from hybridir_core.cli.options import (
     job_argv,
 )
 from hybridir_core.cli.progress import ProgressReporter
-from hybridir_core.config import DATASETS, STRATEGIES, TrainConfig
+from hybridir_core.config import DATASETS, STRATEGIES, STUDY_EVAL_DATASETS, STUDY_TRAIN
 from hybridir_core.data import DataError
 from hybridir_core.data.fetch import FETCH_DATASETS
 from hybridir_core.jobs.queue import IDLE_EXIT_SECONDS
+from hybridir_core.jobs.reproduce import PARTS
 from hybridir_core.models.registry import ModelError
 from hybridir_core.runs import directory as runs
 
@@ -49,20 +50,23 @@ def _add_job_commands(sub) -> None:
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
                     help="replace a complete run in --out (the old one stays whole until the new one is done)")
+    ev.add_argument("--allow-in-sample", action="store_true",
+                    help="evaluate a fine-tuned model on its own training data (else refused); labelled in-sample")
     ev.set_defaults(func=commands.cmd_job, writes_run=True)
 
-    tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate")
-    tr.add_argument("--model", default=TrainConfig.model,
+    tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate (defaults: the "
+                        "study's protocol)")
+    tr.add_argument("--model", default=STUDY_TRAIN.model,
                     help="registry name (`python -m hybridir_core models` lists them) or a local "
                          "sentence-transformers folder")
     tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES,
                     help="batch composition: monolingual, cross-lingual, or hybrid (mono with probability α)")
     tr.add_argument("--alpha", type=float, default=0.5, help="hybrid: probability that a batch is monolingual")
-    tr.add_argument("--steps", "--max-steps", type=int, default=TrainConfig.steps, dest="steps",
+    tr.add_argument("--steps", "--max-steps", type=int, default=STUDY_TRAIN.steps, dest="steps",
                     help="optimizer steps")
     tr.add_argument("--seed", type=int, default=0, help="seed of the data order, sampler and initialisation")
     add_train_options(tr)
-    add_eval_options(tr)
+    add_eval_options(tr, dataset=STUDY_EVAL_DATASETS[0])
     tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace a complete run in --out (the old one stays whole until the new one is done)")
@@ -74,15 +78,15 @@ def _add_job_commands(sub) -> None:
     rn.set_defaults(func=commands.cmd_run, writes_run=True)
 
     sw = sub.add_parser("sweep", help="a grid of train runs; complete runs are skipped")
-    sw.add_argument("--models", nargs="+", default=[TrainConfig.model], help="models to fine-tune")
+    sw.add_argument("--models", nargs="+", default=[STUDY_TRAIN.model], help="models to fine-tune")
     sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
                     help="batch compositions of the grid")
     sw.add_argument("--alphas", nargs="+", type=float, default=[0.5],
                     help="hybrid: probabilities of a monolingual batch")
     sw.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the grid")
-    sw.add_argument("--steps", nargs="+", type=int, default=[TrainConfig.steps], help="optimizer steps of the grid")
+    sw.add_argument("--steps", nargs="+", type=int, default=[STUDY_TRAIN.steps], help="optimizer steps of the grid")
     add_train_options(sw)
-    add_eval_options(sw)
+    add_eval_options(sw, dataset=STUDY_EVAL_DATASETS[0])
     sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
     sw.add_argument("--dry-run", action="store_true", help="print the runs, train nothing")
     add_launcher_options(sw)
@@ -116,6 +120,21 @@ def _add_findings_commands(sub) -> None:
                     help="seed of that cross-check; the labels are analytic and do not depend on it")
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
+    cp = sub.add_parser("compare", help="run A - run B on their shared questions and languages, with the "
+                                        "protocol fields they differ in")
+    cp.add_argument("run_a", type=Path, help="run directory A")
+    cp.add_argument("run_b", type=Path, help="run directory B")
+    cp.add_argument("--resamples", type=int, default=2_000, help="resamples per interval")
+    cp.set_defaults(func=commands.cmd_compare, writes_run=False)
+
+    rp = sub.add_parser("reproduce", help="rebuild every run that results/ ships (resumable; --dry-run lists "
+                                          "them with an ETA)")
+    rp.add_argument("--only", nargs="+", choices=PARTS, default=None, help="parts of the study (default: all)")
+    rp.add_argument("--results", type=Path, default=paths.REPO_ROOT / "results", help="the shipped results")
+    rp.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="where the rebuilt runs go")
+    rp.add_argument("--dry-run", action="store_true", help="list the runs and their ETA, run nothing")
+    add_launcher_options(rp)
+    rp.set_defaults(func=commands.cmd_reproduce, writes_run=False)
     fg = sub.add_parser("figures", help="the Answer page's figures (forest plot, scale trend, per language) as files")
     fg.add_argument("roots", nargs="*", help="folders of runs (default: results/reference)")
     fg.add_argument("--out", type=Path, required=True, help="folder for <figure>.<format> files")

@@ -239,3 +239,52 @@ def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
         print(f"wrote {args.out}")
     else:
         print(text, end="")
+
+
+def cmd_compare(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``compare A B``: run A - run B on their shared questions and languages, the differing protocol
+    fields first (``comparison.compare_pair``)."""
+    from hybridir_core.analysis.comparison import compare_pair, run_label
+
+    run_a, run_b = (runs.load_run(Path(p)) for p in (args.run_a, args.run_b))
+    ground, table = compare_pair(run_a, run_b, args.resamples)
+    print(f"A = {run_label(run_a)}\nB = {run_label(run_b)}")
+    if ground.differing:
+        print(f"protocols differ in: {', '.join(ground.differing)}")
+    if ground.other_protocol:
+        print(f"not a comparison of recipes under one protocol: {', '.join(ground.other_protocol)} differ")
+    for note in ground.notes:
+        print(note)
+    columns = ["dataset", "measure", "n_queries", "n_clusters", "diff", "ci_low", "ci_high", "p_value", "p_holm"]
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print("diff = A - B (macro mean over query languages); 95% interval and p: intervals.recipe_difference "
+          "(question clusters, seeds), Holm over the rows")
+
+
+def cmd_reproduce(args: argparse.Namespace, progress: ProgressReporter) -> None:
+    """``reproduce``: list (``--dry-run``) or rebuild every run that ``results/`` ships, part by part,
+    into ``--out/<folder>/<run id>``; complete runs of the same protocol are skipped (resumable)."""
+    from hybridir_core.jobs import reproduce
+
+    planned = reproduce.plan(args.results, args.only)
+    rates = reproduce.measured_rates(planned, args.out)
+    left = 0.0
+    for item in planned:
+        done = runs.is_complete(Path(args.out) / item.folder / item.cell.run_id)
+        seconds, source = rates.eta(item.cell)
+        left += 0 if done or seconds is None else seconds
+        kind = item.cell.job.kind
+        print(f"{item.part:<8} {item.folder + '/' + item.cell.run_id:<56} {kind:<8} "
+              f"{'complete' if done else 'ETA ' + reproduce.format_seconds(seconds):<16} ({source})")
+    for name, seconds in reproduce.student_builds(planned, args.results):
+        left += seconds or 0
+        print(f"{'build':<8} {name:<56} {'model':<8} {'ETA ' + reproduce.format_seconds(seconds):<16} "
+              "(its build card; built by the first run that needs it)")
+    print(f"reproduce: {len(planned)} shipped runs, about {reproduce.format_seconds(left)} left on this machine")
+    if args.dry_run:
+        return
+    for folder in dict.fromkeys(item.folder for item in planned):
+        cells = [item.cell for item in planned if item.folder == folder]
+        _, failed = run_cells(args, cells, Path(args.out) / folder)
+        if failed:
+            raise ValueError(f"{len(failed)} run(s) failed in {folder}: {', '.join(failed)}; rerun to retry them")

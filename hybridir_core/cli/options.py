@@ -20,6 +20,7 @@ from hybridir_core.config import (
     MIXES,
     PRECISIONS,
     STRATEGIES,
+    STUDY_TRAIN,
     XNLI_PAIRS,
     EvalConfig,
     JobConfig,
@@ -28,7 +29,7 @@ from hybridir_core.config import (
 )
 from hybridir_core.models.registry import default_learning_rate
 
-_TRAIN_DEFAULTS = TrainConfig()
+_TRAIN_DEFAULTS = STUDY_TRAIN  # `train` and `sweep` with no options run the study
 _EVAL_DEFAULTS = EvalConfig()
 _HF = "with --corpus hf: "
 # flag -> (TrainConfig field, type, help), for options whose value is stored as it is
@@ -80,9 +81,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def add_eval_options(parser: argparse.ArgumentParser) -> None:
-    """Evaluation options shared by ``evaluate``, ``train`` and ``sweep``."""
-    parser.add_argument("--dataset", default="all", type=_dataset_choice, metavar="{xquad-r,mlqa-r,all,FOLDER}",
+def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> None:
+    """Evaluation options shared by ``evaluate``, ``train`` and ``sweep`` (``dataset``: the default)."""
+    parser.add_argument("--dataset", default=dataset, type=_dataset_choice, metavar="{xquad-r,mlqa-r,all,FOLDER}",
                         help="a built-in dataset, all of them, or a folder: LAReQA-style <lang>.json files "
                              "or a BEIR folder whose records carry a 'lang' field")
     parser.add_argument("--limit-per-lang", type=int, default=None,
@@ -135,8 +136,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="one (X, Y) language pair per cross-lingual batch")
     parser.add_argument("--train-languages", nargs="+", default=list(_TRAIN_DEFAULTS.languages),
                         help="training languages (default: the paper's, el and vi unseen)")
-    parser.add_argument("--freeze-embeddings", default="auto", choices=["auto", "on", "off"],
-                        help="freeze the word embeddings (auto: on without a GPU)")
+    parser.add_argument("--freeze-embeddings", default="on", choices=["auto", "on", "off"],
+                        help="freeze the word embeddings (on: the study; auto: on without a GPU)")
     parser.add_argument("--report-to", nargs="+", default=[],
                         help="experiment trackers: tensorboard, mlflow, wandb ... (default: none)")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoints/ after training")
@@ -151,6 +152,7 @@ def eval_config_from_args(args: argparse.Namespace, model: str) -> EvalConfig:
         with_context=args.with_context, batch_size=args.eval_batch_size, data_dir=args.data_dir,
         backend=args.backend, save_run=args.save_run, query_prompt=args.query_prompt,
         passage_prompt=args.passage_prompt, trust_remote_code=args.trust_remote_code,
+        allow_in_sample=getattr(args, "allow_in_sample", False),
     )
 
 
@@ -219,6 +221,7 @@ def _eval_words(config: EvalConfig) -> list[str]:
         words += ["--save-run", str(config.save_run)]
     for flag, value in (("--query-prompt", config.query_prompt), ("--passage-prompt", config.passage_prompt)):
         words += [flag, value] if value is not None else []
+    words += ["--allow-in-sample"] if config.allow_in_sample else []
     return words + (["--trust-remote-code"] if config.trust_remote_code else [])
 
 

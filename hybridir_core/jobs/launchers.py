@@ -224,15 +224,13 @@ class Submission:
 
 def _pending_cells(cells: Sequence[SweepCell], out: Path) -> tuple[list[SweepCell], list[str], list[str]]:
     """Cells to submit, and the run ids skipped as complete or as already queued on Slurm."""
-    todo, skipped, queued = [], [], []
+    skipped = pipeline.check_complete(cells, out)  # every complete cell checked before any submission
+    todo, queued = [], []
     for cell in cells:
         run_dir = out / cell.run_id
-        if runs.is_complete(run_dir):
-            why = pipeline.mismatch(run_dir, cell.job)
-            if why:
-                raise ValueError(f"{run_dir} is complete but {why}; use another --out")
-            skipped.append(cell.run_id)
-        elif scheduler_state(run_dir) in ACTIVE_STATES:
+        if cell.run_id in skipped:
+            continue
+        if scheduler_state(run_dir) in ACTIVE_STATES:
             queued.append(cell.run_id)
         else:
             todo.append(cell)

@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridir_core.config import JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig, in_sample
 from hybridir_core.models.registry import ensure_loaded
 from hybridir_core.runs import directory as runs
+from hybridir_core.training import tracking
 from hybridir_core.training.trainer import MODEL_DIR, load_trained, train_model
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     from hybridir_core.evaluation.evaluate import load_eval_data, run_evaluation
 
     run_dir = Path(run_dir)
+    trackers = tracking.check_report_to(config.report_to)  # an unsupported tracker stops before any work
     datasets = load_eval_data(eval_config, progress)  # a bad data file stops before training
     status = getattr(progress, "status", None) or runs.StatusWriter(run_dir)
     if progress:
@@ -48,22 +50,50 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
         logger.info("%s: training already finished, evaluating the saved model", run_dir)
         result = done
     else:
+        tracking.route_logs(run_dir, trackers)
         result = train_model(base, run_dir, config, status=status, corpus=corpus)
     if int(os.environ.get("RANK", "0")) != 0:
         return {}
-    extra = {"kind": "train", "train": config.to_dict(), "seed": config.seed, "base_model": base.record()}
+    train = {**config.to_dict(), "processes": max(1, int(os.environ.get("WORLD_SIZE", "1")))}
+    extra = {"kind": "train", "train": train, "seed": config.seed, "base_model": base.record()}
+    runs.write_training_card(run_dir / MODEL_DIR, {"run_id": run_dir.name, "train": train,
+                                                   "base_model": extra["base_model"]})
     eval_config = dataclasses.replace(eval_config, model=str(run_dir / MODEL_DIR))
-    return run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra,
-                          datasets=datasets)
+    summaries = run_evaluation(result.loaded, run_dir, eval_config, progress, extra_config=extra,
+                               datasets=datasets)
+    tracking.log_final(run_dir, trackers, train, summaries)
+    return summaries
+
+
+def provenance_record(eval_config: EvalConfig) -> dict[str, Any]:
+    """What an evaluation records of its model's training (``model_provenance``, ``in_sample``).
+
+    Raises:
+        ValueError: the model was trained on an evaluation dataset and ``allow_in_sample`` is off.
+    """
+    card = runs.model_provenance(eval_config.model)
+    if card is None:
+        return {}
+    seen = in_sample(card["train"].get("corpus"), eval_config.datasets)
+    if seen and not eval_config.allow_in_sample:
+        raise ValueError(f"{eval_config.model} was trained on {card['train'].get('corpus')} (run "
+                         f"{card.get('run_id')}): scoring it on {', '.join(seen)} is in-sample; evaluate on "
+                         f"another dataset, or pass --allow-in-sample to label the run in-sample")
+    return {"model_provenance": card, **({"in_sample": True} if seen else {})}
 
 
 def run_job(job: JobConfig, run_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Run ``job`` into ``run_dir``; returns the evaluation summaries per dataset."""
+    """Run ``job`` into ``run_dir``; returns the evaluation summaries per dataset.
+
+    Evaluating a fine-tuned model records its training (so it is labelled as trained, not
+    zero-shot) and is refused on its own training data unless ``allow_in_sample``.
+    """
     if job.train is not None:
         return train_and_evaluate(run_dir, job.train, job.eval, progress)
     from hybridir_core.evaluation.evaluate import run_evaluation
 
-    return run_evaluation(job.eval.model, run_dir, job.eval, progress)
+    extra = provenance_record(job.eval)
+    return run_evaluation(job.eval.model, run_dir, job.eval, progress, extra_config=extra or None)
 
 
 # -- sweeps -----------------------------------------------------------------------------------
@@ -107,16 +137,59 @@ def sweep_grid(base: JobConfig, models: Sequence[str], strategies: Sequence[str]
     return list(cells.values())
 
 
+def _recipe(config: dict[str, Any]) -> dict[str, Any]:
+    train = config.get("train") or {}
+    sampling = SamplingConfig.from_dict(train.get("sampling") or {})
+    return {"model": train.get("model"), "sampling": sampling.label, "seed": train.get("seed")}
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """Recipe and fingerprint, less the starting weights (known only once the model is loaded)."""
+    from hybridir_core.runs.protocol import fingerprint
+
+    protocol = fingerprint(config)
+    train = {k: v for k, v in (protocol["train"] or {}).items() if k != "base_weights"}
+    return {"recipe": _recipe(config), "eval": protocol["eval"], "train": train}
+
+
 def mismatch(run_dir: Path, job: JobConfig) -> str | None:
-    """Why a complete run does not hold the training ``job`` asks for (None if it does)."""
+    """The fields in which a complete run differs from what ``job`` would run (None if none):
+    ``train.learning_rate 3e-05 there, 0.0001 asked``."""
+    from hybridir_core.runs.protocol import differing_fields, job_record
+
     try:
-        recorded = TrainConfig.from_dict(runs.read_json(run_dir / runs.CONFIG).get("train") or {})
+        have = _comparable(runs.read_json(run_dir / runs.CONFIG))
     except (runs.RunError, ValueError, TypeError, AttributeError) as exc:
         return f"unreadable config ({exc})"
-    fields = ("model", "sampling", "seed", "steps")
-    have = {f: getattr(recorded, f) for f in fields}
-    want = {f: getattr(job.train, f) for f in fields}
-    return None if have == want else f"it holds {have}, the sweep asks for {want}"
+    want = _comparable(job_record(job))
+    fields = differing_fields(have, want)
+
+    def value(protocol: dict[str, Any], name: str) -> Any:
+        section, _, key = name.partition(".")
+        return (protocol.get(section) or {}).get(key) if key else protocol.get(section)
+
+    return "; ".join(f"{f} {value(have, f)!r} there, {value(want, f)!r} asked" for f in fields) or None
+
+
+def check_complete(cells: Sequence[SweepCell], out: Path) -> list[str]:
+    """Run ids of the cells already complete in ``out``, checked all before any work.
+
+    Raises:
+        ValueError: (one line) complete runs of the cells' names hold another protocol or recipe.
+    """
+    done, wrong = [], {}
+    for cell in cells:
+        run_dir = Path(out) / cell.run_id
+        if runs.is_complete(run_dir):
+            why = mismatch(run_dir, cell.job)
+            if why:
+                wrong[cell.run_id] = why
+            done.append(cell.run_id)
+    if wrong:
+        first, why = next(iter(wrong.items()))
+        raise ValueError(f"{len(wrong)} complete run(s) in {out} hold another protocol than this sweep, "
+                         f"nothing was run; {first}: {why}; use another --out")
+    return done
 
 
 def default_command() -> list[str]:
@@ -143,13 +216,11 @@ def run_sweep(cells: Sequence[SweepCell], out: Path, dry_run: bool = False,
     Raises:
         ValueError: a complete run of a cell's name holds another training.
     """
+    complete = set(check_complete(cells, out))
     skipped, failed = [], []
     for i, cell in enumerate(cells, 1):
         run_dir = Path(out) / cell.run_id
-        if runs.is_complete(run_dir):
-            why = mismatch(run_dir, cell.job)
-            if why:
-                raise ValueError(f"{run_dir} is complete but {why}; use another --out")
+        if cell.run_id in complete:
             print(f"[{i}/{len(cells)}] {cell.run_id}: complete, skipped")
             skipped.append(cell.run_id)
             continue

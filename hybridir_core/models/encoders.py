@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -227,12 +228,24 @@ def _onnx_parts(model):
     return modules[0].auto_model, modules[1]
 
 
+def architecture(transformer) -> str:
+    """The model's architecture configuration as JSON (heads, activation, norm epsilon, ...): the same
+    weights under another configuration compute something else. Bookkeeping keys (``_name_or_path``,
+    the transformers version) are left out, so a moved folder keeps its cached graph."""
+    config = getattr(transformer, "config", None)
+    if config is None:
+        return ""
+    fields = {k: v for k, v in config.to_dict().items() if not k.startswith("_") and k != "transformers_version"}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
 def onnx_key(transformer) -> str:
-    """Hash of the weights and of the exporting / running library versions."""
+    """Hash of the weights, the architecture configuration and the exporting / running library versions."""
     import onnxruntime
     import torch
 
     digest = hashlib.sha256(f"{torch.__version__}|{onnxruntime.__version__}".encode())
+    digest.update(architecture(transformer).encode())
     for name, tensor in sorted(transformer.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())

@@ -146,6 +146,33 @@ def write_eval_files(
     _fsync(run_dir)
 
 
+TRAINING_CARD = "training.json"
+"""Beside a fine-tuned model's weights (``<run>/model/training.json``): the training that made it
+(``train``, ``base_model``, ``run_id``), so an evaluation of the folder, wherever it was moved, knows."""
+
+
+def write_training_card(model_dir: Path, card: dict[str, Any]) -> None:
+    """Record the training that made the model in ``model_dir``."""
+    write_json(Path(model_dir) / TRAINING_CARD, card)
+
+
+def model_provenance(model: str | Path) -> dict[str, Any] | None:
+    """The training behind a local model folder: its training card, else the ``config.json`` of the run
+    that holds it (``<run>/model``, runs made before the card); None for a registry model."""
+    folder = Path(str(model))
+    if not folder.is_dir():
+        return None
+    for path, pick in ((folder / TRAINING_CARD, lambda d: d),
+                       (folder.parent / CONFIG, lambda d: {k: d.get(k) for k in ("run_id", "train", "base_model")})):
+        try:
+            data = pick(read_json(path)) if path.is_file() else None
+        except (RunError, OSError, ValueError):
+            data = None
+        if data and isinstance(data.get("train"), dict):
+            return data
+    return None
+
+
 def is_complete(run_dir: Path) -> bool:
     """True when the evaluation files of ``run_dir`` were all written."""
     return all((Path(run_dir) / name).is_file() for name in (CONFIG, METRICS, MATRIX, RANKS))

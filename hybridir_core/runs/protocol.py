@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.runs.directory import Run
 from hybridir_core.runs.measures import MEASURES, SETTING_COLUMNS, ZERO_SHOT, dataset_order
 
@@ -29,7 +30,8 @@ SUMMARY_COLUMNS = [
     "multi_recall_at_10", "mean_rank_distance", "median_rank_distance", "n_questions",
     *PROTOCOL_COLUMNS,
 ]
-EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend")
+EVAL_PROTOCOL = ("datasets", "languages", "limit_per_lang", "with_context", "backend", "query_prompt",
+                 "passage_prompt")
 """The ``EvalConfig`` fields that change what a number means (not batch size, paths)."""
 TRAIN_PROTOCOL = ("corpus", "xnli_pairs", "languages", "limit_items", "hf_path", "hf_config", "hf_data_files",
                   "hf_split", "hf_query_column", "hf_passage_column", "steps", "batch_size", "learning_rate",
@@ -58,29 +60,110 @@ def _fields(section: dict[str, Any], config_class, names: tuple[str, ...]) -> di
     return {n: full.get(n) for n in names}
 
 
-def protocol_of(run: Run) -> dict[str, Any]:
-    """What must be equal for two runs' numbers to be pooled or compared (findings group by it).
+TRAIN_NEUTRAL: dict[str, Any] = {
+    "processes": 1, "gradient_accumulation_steps": 1, "gather_across_devices": False, "hf_item_column": None,
+    "early_stopping_cadence": None,
+}
+"""Protocol fields added after the study's runs were made, with the value every run made before them
+actually had (one process, no accumulation, no gathered negatives, no item column, no early
+stopping). A field at its neutral value is left out of the fingerprint, so those runs keep their
+protocol id, and a new run that differs in it gets another one."""
+EVAL_NEUTRAL: dict[str, Any] = {"weights": None, "in_sample": False, "query_prompt": None, "passage_prompt": None}
+"""Evaluation fields added later: prompts that override the model's own (None: the model's, as every
+shipped run), the evaluated weights when they are not the study's build of that
+model (``STUDY_WEIGHTS``), and an evaluation on the model's own training data."""
+STUDY_WEIGHTS = {"me5-small": "678c282b8f42a23b", "me5-small-d2": "22f2869b37c3ccc7",
+                 "me5-small-d6": "48eed2c6438b1074", "me5-small-l6": "21630f61612039b1"}
+"""The weights the shipped runs record for each model (``results/*/*/config.json``; me5-small-d4's
+zero-shot runs record none): a zero-shot run of these weights keeps the shipped runs' protocol, a
+rebuild with other weights is another protocol, labelled with its weights."""
 
-    Evaluation: datasets, languages, questions per language, context, encoding backend.
-    Training: corpus, languages, steps, batch size, learning rate, schedule, loss scale,
-    sequence length, frozen embeddings, validation split, early stopping, precision, the
-    sampler's mix, and the starting weights' fingerprint where the run recorded it
-    (``models.weights_fingerprint``; None for a zero-shot run). Model, sampling strategy, α and
-    seed are the recipe, not the protocol.
-    """
-    evaluation = _fields(run.config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
-    used = {str(e.get("backend")) for e in (run.config.get("encoders") or {}).values() if isinstance(e, dict)}
-    lossy = sorted(used & set(LOSSY_BACKENDS))  # what ``auto`` actually chose, where that matters
-    evaluation["backend"] = encoding_class(lossy[0] if lossy else evaluation.get("backend"))
-    train = run.config.get("train")
+
+def _without_neutral(fields: dict[str, Any], neutral: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if not (k in neutral and v == neutral[k])}
+
+
+def trained_section(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The training behind a run's numbers: its own ``train``, or for an evaluation of a fine-tuned
+    model the training recorded in ``model_provenance`` (``provenance.trained_by``)."""
+    return config.get("train") or ((config.get("model_provenance") or {}).get("train") or None)
+
+
+def _training_protocol(config: dict[str, Any]) -> dict[str, Any] | None:
+    train = trained_section(config)
     if not train:
-        return {"eval": evaluation, "train": None}
+        return None
     training = _fields(train, TrainConfig, TRAIN_PROTOCOL)
     training.update(_fields(train.get("sampling") or {}, SamplingConfig, SAMPLING_PROTOCOL))
-    weights = (run.config.get("base_model") or {}).get("weights")
+    full = _fields(train, TrainConfig, ("eval_steps", "save_steps", "early_stopping_patience"))
+    training.update(
+        processes=int(train.get("processes") or config.get("processes") or 1),
+        gradient_accumulation_steps=int(train.get("gradient_accumulation_steps") or 1),
+        gather_across_devices=bool(train.get("gather_across_devices", False)),
+        hf_item_column=train.get("hf_item_column"),
+        early_stopping_cadence=None if full["early_stopping_patience"] is None
+        else [full["eval_steps"], full["save_steps"] or full["eval_steps"]])
+    base = (config.get("model_provenance") or {}).get("base_model") if not config.get("train") else None
+    weights = ((base or config.get("base_model")) or {}).get("weights")
     if weights:  # a student rebuilt on another machine starts from other weights; runs from before
         training["base_weights"] = weights  # the fingerprint was recorded keep their protocol
-    return {"eval": evaluation, "train": training}
+    return _without_neutral(training, TRAIN_NEUTRAL)
+
+
+def _evaluation_protocol(config: dict[str, Any]) -> dict[str, Any]:
+    evaluation = _fields(config.get("eval") or {}, EvalConfig, EVAL_PROTOCOL)
+    if evaluation.get("languages"):
+        evaluation["languages"] = sorted(evaluation["languages"])  # a set: `en de` is `de en`
+    used = {str(e.get("backend")) for e in (config.get("encoders") or {}).values() if isinstance(e, dict)}
+    lossy = sorted(used & set(LOSSY_BACKENDS))  # what ``auto`` actually chose, where that matters
+    evaluation["backend"] = encoding_class(lossy[0] if lossy else evaluation.get("backend"))
+    model = config.get("model") or {}
+    if not trained_section(config):  # a zero-shot run: which weights were evaluated
+        weights = model.get("weights")
+        evaluation["weights"] = None if weights in (None, STUDY_WEIGHTS.get(str(model.get("name")))) else weights
+    evaluation["in_sample"] = bool(config.get("in_sample", False))
+    return _without_neutral(evaluation, EVAL_NEUTRAL)
+
+
+def fingerprint(config: dict[str, Any]) -> dict[str, Any]:
+    """The protocol of a run's ``config.json`` (or of a job about to run, ``job_record``): the one
+    definition of what must be equal for two runs' numbers to be pooled or compared.
+
+    Evaluation: datasets, languages (as a set), questions per language, context, encoding class,
+    the evaluated weights of a zero-shot run (where not the study's build), in-sample.
+    Training (the run's own, or the fine-tuned model's recorded training): corpus, languages,
+    steps, batch size, learning rate, schedule, loss scale, sequence length, frozen embeddings,
+    validation split, early stopping and its cadence, precision, the sampler's mix, processes,
+    gradient accumulation, gathered negatives, the hf item column, and the starting weights'
+    fingerprint where recorded. Model, sampling strategy, α and seed are the recipe.
+    Fields added later count only where they differ from ``TRAIN_NEUTRAL`` / ``EVAL_NEUTRAL``.
+    """
+    return {"eval": _evaluation_protocol(config), "train": _training_protocol(config)}
+
+
+def protocol_of(run: Run) -> dict[str, Any]:
+    """``fingerprint`` of ``run``'s configuration (findings, pages and sweeps group by it)."""
+    return fingerprint(run.config)
+
+
+def job_record(job: JobConfig) -> dict[str, Any]:
+    """What a job's ``config.json`` will say that ``fingerprint`` reads, before it runs (sweeps)."""
+    train = job.train.to_dict() if job.train is not None else None
+    if train is not None:
+        train["processes"] = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    return {"eval": job.eval.to_dict(), "train": train}
+
+
+def differing_fields(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """``section.field`` names whose values differ between two fingerprints (or recipes)."""
+    out = []
+    for section in sorted(set(have) | set(want)):
+        a, b = have.get(section), want.get(section)
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            out += [] if a == b else [section]
+            continue
+        out += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return out
 
 
 LOSSY_BACKENDS = ("int8", "onnx-int8", "fp16")
@@ -120,6 +203,10 @@ def evaluation_label(evaluation: dict[str, Any]) -> str:
         parts.append("with context")
     if evaluation.get("backend") in LOSSY_BACKENDS:  # the same test that keeps their protocol apart
         parts.append(f"backend {evaluation['backend']}")
+    if evaluation.get("weights"):
+        parts.append(f"weights {evaluation['weights'][:8]}")
+    if evaluation.get("in_sample"):
+        parts.append("IN-SAMPLE")
     return " · ".join(parts) or "full"
 
 
@@ -140,7 +227,7 @@ def trained_on_label(training: dict[str, Any] | None) -> str:
 def describe_run(run: Run) -> dict[str, Any]:
     """Model and training fields of a run, flat (None where not applicable)."""
     model = run.config.get("model") or {}
-    train = run.config.get("train") or {}
+    train = trained_section(run.config) or {}  # a fine-tuned model evaluated later is trained, not zero-shot
     sampling = _sampling(train)
     hybrid = sampling is not None and sampling.strategy == "hybrid"
     return {

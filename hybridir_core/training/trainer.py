@@ -218,7 +218,8 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
         save_strategy="steps", save_steps=config.effective_save_steps, save_total_limit=2,
         load_best_model_at_end=config.early_stopping_patience is not None,
         metric_for_best_model="eval_loss" if has_val else None, greater_is_better=False,
-        logging_steps=config.logging_steps, report_to=list(config.report_to) or "none",
+        logging_steps=config.logging_steps, report_to=[r for r in config.report_to if r != "none"] or "none",
+        run_name=ckpt_dir.parent.name,  # trackers name the run after the run id (logs: tracking.route_logs)
         dataloader_drop_last=True, dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=False,
         **precision_flags(config.precision),
     )

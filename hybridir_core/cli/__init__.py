@@ -181,9 +181,12 @@ def _add_reading_commands(sub) -> None:
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
     cv = data_sub.add_parser("convert", help="write XQuAD-R / MLQA-R as BEIR folders (with lang and group fields)")
-    cv.add_argument("--to", required=True, choices=["beir"])
-    cv.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    cv.add_argument("--data-dir", default=None)
+    cv.add_argument("--to", required=True, choices=["beir"],
+                    help="output format: beir = corpus.jsonl, queries.jsonl and qrels/test.tsv with lang/group fields")
+    cv.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="datasets to convert")
+    cv.add_argument("--data-dir", default=None,
+                    help=f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, "
+                         "../shared/datasets)")
     cv.add_argument("--out", type=Path, required=True, help="folder that gets one sub-folder per dataset")
     cv.set_defaults(func=commands.cmd_data_convert, writes_run=False)
 

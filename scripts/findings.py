@@ -2,10 +2,10 @@
 
 Usage: .venv/bin/python scripts/findings.py
 Writes ``results/reference/FINDINGS.md`` and ``results/earlier-xnli-protocol/FINDINGS.md``
-(``report.findings_markdown``) and, in README.md, the verdict bullets, the change across scales
-and the recipe and α tables of the study's runs (``report.readme_blocks``) between their
-``<!-- name:start -->`` / ``<!-- name:end -->`` markers; both render one ``report.study_tables``
-per folder, so the bootstrap runs once.
+(``report.findings_markdown``) and, in README.md, each generated block of the study's runs
+(``report.readme_blocks``) whose ``<!-- name:start -->`` / ``<!-- name:end -->`` markers README
+holds (README is a front page: it keeps only some); both render one ``report.study_tables`` per
+folder, so the bootstrap runs once.
 ``tests/test_reference_runs.py`` fails when any of them drifts from the runs.
 """
 
@@ -34,7 +34,8 @@ def main() -> None:
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
     for name, body in report.readme_blocks(tables[STUDY]).items():
-        text = between(text, name, body)
+        if f"<!-- {name}:start -->" in text:
+            text = between(text, name, body)
     readme.write_text(text, encoding="utf-8")
     print(f"updated {readme}")
 

@@ -208,9 +208,17 @@ def show_unreadable(found: runs.RunListing, compact: bool = False) -> None:
             st.markdown(lines(unfinished))
 
 
+def shown_path(path: Path) -> Path:
+    """``path`` as a reader types it: relative to the working folder where it lies inside it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
+
+
 def sidebar_footer() -> None:
     runs_root, ref_root = roots()
-    st.sidebar.caption(f"Runs: `{runs_root}`  \nReference runs: `{ref_root}`")
+    st.sidebar.caption(f"Runs: `{shown_path(runs_root)}`  \nReference runs: `{shown_path(ref_root)}`")
 
 
 def published_notice(pub: published_numbers.Published) -> None:
@@ -446,6 +454,8 @@ def styled(frame: pd.DataFrame, other: str | None = None):
 
 
 def table(frame: pd.DataFrame, other: str | None = None, **kwargs) -> None:
-    """``st.dataframe`` of ``styled(frame, other)``, index hidden unless asked."""
+    """``st.dataframe`` of ``styled(frame, other)``, index hidden unless asked; the browser draws
+    missing cells itself, so they get the same "–" as a placeholder."""
     kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("placeholder", NA)
     st.dataframe(styled(frame, other), **kwargs)

@@ -26,7 +26,7 @@ def main() -> None:
     st.download_button("Download comparison CSV", export.to_csv_bytes(frame), file_name="comparison.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:", key="download_csv")
     st.caption("The same file as `python -m hybridir_core export " +
-               " ".join(str(r.path) for r in chosen[:3]) + (" …" if len(chosen) > 3 else "") + "`.")
+               " ".join(str(ui.shown_path(r.path)) for r in chosen[:3]) + (" …" if len(chosen) > 3 else "") + "`.")
 
     st.subheader("Paired significance (over queries)")
     if len(chosen) < 2:

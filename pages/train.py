@@ -201,7 +201,7 @@ def launch(job: JobConfig, quick: bool, runs_root) -> None:
     name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
                          "leave empty to use the suggestion.").strip() or suggested
     st.caption("The same run from a terminal:")
-    st.code("python -m hybridir_core " + " ".join(job_argv(job, runs_root / name)), language="bash",
+    st.code("python -m hybridir_core " + " ".join(job_argv(job, ui.shown_path(runs_root / name))), language="bash",
             wrap_lines=True)
     if st.button("Launch", type="primary", key="launch"):
         try:

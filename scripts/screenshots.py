@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["home", "answer", "train", "matrices", "tradeoffs", "bias", "compare"]
-READY = {"home": '[data-testid="stDataFrame"]', "train": "text=Estimated time"}
+READY = {"home": '[data-testid="stDataFrame"]', "train": "text=Estimated time", "compare": "text=diff = A"}
 """What shows that a page has drawn, where it is not a Plotly chart."""
 SCROLL_HEIGHT = ("Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, '"
                  " + '[data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 0)")

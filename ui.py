@@ -11,8 +11,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, paths, report, runs, stats, vocabulary
-from hybridir_core import published as published_numbers
+from hybridir_core import paths
+from hybridir_core.analysis import published as published_numbers
+from hybridir_core.analysis import report, stats
+from hybridir_core.evaluation import bias, metrics
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs import measures, protocol
 
 STUDY_DATASET = "mlqa-r"
 """The study's evaluation set (its runs train on XQuAD-R, so they are scored on MLQA-R only)."""
@@ -156,7 +161,7 @@ def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None
 
 def datasets_of(selected: list[runs.Run]) -> list[str]:
     """The datasets these runs were evaluated on, XQuAD-R first (the protocol's order)."""
-    return vocabulary.dataset_order({d for r in selected for d in r.metrics})
+    return measures.dataset_order({d for r in selected for d in r.metrics})
 
 
 def require_runs(min_runs: int = 1) -> list[runs.Run] | None:
@@ -282,7 +287,7 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
 
 
 def _cancel_slurm(path: Path) -> None:
-    from hybridir_core.launchers import LaunchError, cancel
+    from hybridir_core.jobs.launchers import LaunchError, cancel
 
     try:
         cancel(path, wait_s=5.0)
@@ -360,7 +365,7 @@ def recipe_runs(found: list[runs.Run], model: str, seed: int | None, dataset: st
     ``dataset``, by strategy; reference runs first where a local run repeats one."""
     picked: dict[str, runs.Run] = {}
     for run in sorted(found, key=lambda r: not r.reference):
-        info = vocabulary.describe_run(run)
+        info = protocol.describe_run(run)
         alpha = STUDY_RECIPES.get(info["sampling"])
         if (alpha is not None and info["model"] == model and info["seed"] == seed and dataset in run.metrics
                 and info["alpha"] == alpha and info["mix"] in (None, "per-batch")):
@@ -373,7 +378,7 @@ def rungs(found: list[runs.Run], dataset: str) -> list[str]:
     seen: dict[tuple[str, object], set[str]] = {}
     layers: dict[str, int] = {}
     for run in found:
-        info = vocabulary.describe_run(run)
+        info = protocol.describe_run(run)
         if dataset in run.metrics and info["sampling"] in STUDY_RECIPES:
             seen.setdefault((info["model"], info["seed"]), set()).add(info["sampling"])
             layers[info["model"]] = info["layers"] or 0
@@ -389,8 +394,8 @@ def study_runs(found: list[runs.Run], dataset: str, key: str) -> list[runs.Run]:
         return []
     model = shared_choice("Rung (study runs)", models, "rung", f"{key}_rung",
                           STUDY_MODEL if STUDY_MODEL in models else models[-1])
-    seeds = sorted({vocabulary.describe_run(r)["seed"] for r in found
-                    if vocabulary.describe_run(r)["model"] == model} - {None})
+    seeds = sorted({protocol.describe_run(r)["seed"] for r in found
+                    if protocol.describe_run(r)["model"] == model} - {None})
     seed = shared_choice("Seed", seeds, "seed", f"{key}_seed", 0 if 0 in seeds else seeds[0])
     return list(recipe_runs(found, model, seed, dataset).values())
 
@@ -398,7 +403,7 @@ def study_runs(found: list[runs.Run], dataset: str, key: str) -> list[runs.Run]:
 # -- tables ---------------------------------------------------------------------------------------
 
 COLUMN_LABELS = {
-    **vocabulary.MAP_LABELS, "mean_rank_distance": "rank distance", "median_rank_distance": "median rank distance",
+    **measures.MAP_LABELS, "mean_rank_distance": "rank distance", "median_rank_distance": "median rank distance",
     "multi_recall_at_10": "Multi Recall@10", "n_seeds": "seeds", "seeds": "seed ids", "n_questions": "questions",
     "n_queries": "queries", "alpha": "α", "limit_per_lang": "questions per language",
     "query_lang": "query language", "candidate_lang": "candidate language", "mean_rank": "mean rank",

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import ui
-from hybridir_core import jobs, vocabulary
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import protocol
 
 
 @st.fragment(run_every=3)
@@ -40,7 +41,7 @@ def main() -> None:
 
     if found.runs:
         st.subheader("Runs")
-        ui.table(vocabulary.runs_table(found.runs))
+        ui.table(protocol.runs_table(found.runs))
         st.caption("mAP is macro-averaged over language cells (Mono: diagonal, Cross: off-diagonal, "
                    "Multi: the pooled ranking). Rank dist.: mean over queries of max − min pooled rank of "
                    "the parallel answers (lower = less language bias). Source *reference* = shipped reference runs. "

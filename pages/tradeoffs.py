@@ -3,9 +3,10 @@
 import streamlit as st
 
 import ui
-from hybridir_core import figures, published, report, vocabulary
+from hybridir_core.analysis import figures, published, report
+from hybridir_core.runs import measures, protocol
 
-AXES = {label: key for key, label in vocabulary.MAP_LABELS.items()}
+AXES = {label: key for key, label in measures.MAP_LABELS.items()}
 RUN_COLUMNS = ["run", "source", "model", "scale", "sampling", "alpha", "mix", "seed", "steps", "evaluation",
                "languages", "mono_map", "cross_map", "multi_map", "mean_rank_distance"]
 
@@ -41,7 +42,7 @@ def seeds_section(summary, dataset: str) -> None:
                "(evaluation languages and limit, training corpus, steps, batch size, learning rate, ...) "
                "is the same; *evaluation* names a quick or language-subset protocol.")
     shown = ["model", "training", "evaluation", "steps", "n_seeds", "seeds"] + [
-        f"{v}_{s}" for v in vocabulary.MEASURES for s in ("mean", "std")]
+        f"{v}_{s}" for v in measures.MEASURES for s in ("mean", "std")]
     ui.table(seeds[shown])
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     found = ui.require_runs()
     if found is None:
         return
-    summary = vocabulary.summary_frame(found)
+    summary = protocol.summary_frame(found)
     dataset = ui.dataset_choice(ui.datasets_of(found), key="trade_dataset")
     x = AXES[st.sidebar.selectbox("x axis", list(AXES), index=0, key="trade_x")]
     y = AXES[st.sidebar.selectbox("y axis", list(AXES), index=1, key="trade_y")]

@@ -8,7 +8,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_app import APP, charts
 
-from hybridir_core import jobs, paths
+from hybridir_core import paths
+from hybridir_core.jobs import queue as jobs
 
 REFERENCE = paths.REPO_ROOT / "results" / "reference"
 STUDY = ["me5-small_mono_s0 (reference run)", "me5-small_hybrid-a0.5_s0 (reference run)",

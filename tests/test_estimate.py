@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybridir_core import estimate
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from hybridir_core.runs import Run
+from hybridir_core.jobs import estimate
+from hybridir_core.runs.directory import Run
 
 REPO = Path(__file__).resolve().parent.parent
 

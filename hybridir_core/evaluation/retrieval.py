@@ -1,0 +1,49 @@
+"""Top-k retrieval with FAISS, for results shown to a person (and the scaling benchmark).
+
+Metrics never use this path: they need the exact rank of every relevant candidate, which
+``ranking.exact_ranks`` computes. FAISS answers "what are the k best candidates?".
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+
+def build_index(embeddings: np.ndarray) -> faiss.Index:
+    """Exact inner-product index (cosine on normalised embeddings)."""
+    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and candidate indices of the ``k`` best candidates per query."""
+    k = min(k, index.ntotal)
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def search_dataset(model: str, dataset: str, query: str, k: int = 10,
+                   languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
+    """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
+    from hybridir_core.config import EvalConfig
+    from hybridir_core.data.lareqa import load_lareqa
+    from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
+    from hybridir_core.models.registry import load_model
+
+    if not query.strip():
+        raise ValueError("the query is empty")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    loaded = load_model(model)
+    data = load_lareqa(dataset, data_dir, languages)
+    texts = data.candidates["text"].tolist()
+    encoder = make_encoder(loaded, EvalConfig(model=model), texts, loaded.spec.passage_prompt)
+    cand = encode_texts(encoder, texts, loaded.spec.passage_prompt)
+    q = encode_texts(encoder, [query], loaded.spec.query_prompt)
+    scores, idx = top_k(build_index(cand), q, k)
+    return [
+        {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}
+        for r, (s, i) in enumerate(zip(scores[0], idx[0]))
+    ]

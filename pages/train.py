@@ -10,28 +10,21 @@ from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.jobs import estimate, launchers
 from hybridir_core.jobs import queue as jobs
-
-FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
+from hybridir_core.models.registry import default_learning_rate, is_built, list_models, resolve_cache_dir
 
 
 @st.cache_data(show_spinner=False, ttl=10)
-def model_choices() -> tuple[dict[str, str], dict[str, bool], dict[str, int], str | None]:
+def model_choices() -> tuple[dict[str, str], dict[str, bool], dict[str, int]]:
     """Registry names (the offline depth ladder first, by depth) -> a label with layers,
-    non-embedding parameters and build state; which offline models are built; each model's
-    layers; the error when the registry cannot be read."""
-    try:
-        from hybridir_core.models.registry import is_built, list_models, resolve_cache_dir
-
-        specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
-        built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
-        labels = {}
-        for s in specs:
-            non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
-            state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
-            labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
-        return labels, built, {s.name: s.layers for s in specs}, None
-    except Exception as exc:  # the registry is optional for browsing; say why it is missing
-        return {name: name for name in FALLBACK_MODELS}, {}, {}, f"{type(exc).__name__}: {exc}"
+    non-embedding parameters and build state; which offline models are built; each model's layers."""
+    specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
+    built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
+    labels = {}
+    for s in specs:
+        non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
+        state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
+        labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
+    return labels, built, {s.name: s.layers for s in specs}
 
 
 def precision_choice(column) -> str:
@@ -78,8 +71,6 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
                             limit_per_lang=limit)
     if train is None:
         return JobConfig("evaluate", evaluation)
-    from hybridir_core.models.registry import default_learning_rate  # the registry is optional for browsing
-
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
     config = TrainConfig(model=model, corpus=train["corpus"], sampling=sampling, steps=train["steps"],
                          batch_size=train["batch_size"], seed=train["seed"],
@@ -217,9 +208,7 @@ def launch(job: JobConfig, quick: bool, runs_root) -> None:
 def main() -> None:
     st.title("Train & evaluate")
     runs_root, _ = ui.roots()
-    models, built, layers, registry_error = model_choices()
-    if registry_error:
-        st.warning(f"The model registry could not be read ({registry_error}); showing the offline names.")
+    models, built, layers = model_choices()
     open_form(models)
     first_run_box(layers, built)
     job, quick = form(models, built)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from hybridir_core.config import EvalConfig
+from hybridir_core.data.lareqa import load_lareqa
+from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
+from hybridir_core.models.registry import load_model
+
 
 def build_index(embeddings: np.ndarray) -> faiss.Index:
     """Exact inner-product index (cosine on normalised embeddings)."""
@@ -27,11 +32,6 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
 def search_dataset(model: str, dataset: str, query: str, k: int = 10,
                    languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
     """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
-    from hybridir_core.config import EvalConfig
-    from hybridir_core.data.lareqa import load_lareqa
-    from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
-    from hybridir_core.models.registry import load_model
-
     if not query.strip():
         raise ValueError("the query is empty")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -22,9 +22,18 @@ from hybridir_core.evaluation import bias, metrics
 from hybridir_core.jobs import queue as jobs
 from hybridir_core.jobs.launchers import LaunchError, cancel
 from hybridir_core.runs import directory as runs
-from hybridir_core.runs import measures
+from hybridir_core.runs import measures, protocol
 
-FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
+STUDY_DATASET = "mlqa-r"
+"""The study's evaluation set (its runs train on XQuAD-R, so they are scored on MLQA-R only)."""
+STUDY_MODEL = "me5-small"
+"""The rung every page opens on: the ladder's top, where the declared confirmatory seeds run."""
+STUDY_RECIPES = {"mono": 1.0, "hybrid": 0.5, "cross": 0.0}
+"""The three recipes the study compares, by sampling strategy and α."""
+PREF = "pref."
+NA = "–"
+
+FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset mlqa-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")
 TRAIN_PAGE = "pages/train.py"
 
@@ -165,14 +174,16 @@ def long_label(run: runs.Run) -> str:
 def pick_run(title: str, choices: list[runs.Run], key: str, index: int = 0,
              container=st.sidebar) -> runs.Run:
     labels = [label(r) for r in choices]
-    chosen = container.selectbox(title, labels, index=min(index, len(labels) - 1), key=key)
+    opening = {} if key in st.session_state else {"index": min(index, len(labels) - 1)}
+    chosen = container.selectbox(title, labels, key=key, **opening)
     return choices[labels.index(chosen)]
 
 
 def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None = None,
               container=st.sidebar) -> list[runs.Run]:
     labels = [label(r) for r in choices]
-    chosen = container.multiselect(title, labels, default=labels[:default] if default else labels, key=key)
+    opening = {} if key in st.session_state else {"default": labels[:default] if default else labels}
+    chosen = container.multiselect(title, labels, key=key, **opening)
     return [choices[labels.index(c)] for c in chosen]
 
 
@@ -230,9 +241,17 @@ def show_unreadable(found: runs.RunListing, compact: bool = False) -> None:
             st.markdown(lines(unfinished))
 
 
+def shown_path(path: Path) -> Path:
+    """``path`` as a reader types it: relative to the working folder where it lies inside it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
+
+
 def sidebar_footer() -> None:
     runs_root, ref_root = roots()
-    st.sidebar.caption(f"Runs: `{runs_root}`  \nReference runs: `{ref_root}`")
+    st.sidebar.caption(f"Runs: `{shown_path(runs_root)}`  \nReference runs: `{shown_path(ref_root)}`")
 
 
 def published_notice(pub: published_numbers.Published) -> None:
@@ -330,3 +349,162 @@ def chart(fig, key: str, **kwargs):
                                mime=FORMATS[fmt], key=f"{key}_download_{fmt}", on_click="ignore",
                                icon=":material/download:", help=f"download this figure as {fmt.upper()}")
     return event
+
+
+# -- choices the pages share ----------------------------------------------------------------------
+
+def _remember(name: str, key: str) -> None:
+    st.session_state[PREF + name] = st.session_state[key]
+
+
+def remembered(name: str, default=None):
+    """The reader's last choice of ``name`` on any page (``default`` before the first one)."""
+    return st.session_state.get(PREF + name, default)
+
+
+def shared_choice(label: str, options: list, name: str, key: str, default=None, container=None,
+                  widget: str = "selectbox", **kwargs):
+    """A select box or radio that opens on the reader's last choice of ``name`` on any page.
+
+    Streamlit forgets a widget's state when a page without it runs, so the choice is kept under
+    its own session key and put back before the widget is drawn.
+    """
+    container = container if container is not None else st.sidebar
+    wanted = remembered(name, default)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = wanted if wanted in options else (default if default in options else options[0])
+    return getattr(container, widget)(label, options, key=key, on_change=_remember, args=(name, key), **kwargs)
+
+
+def follow(key: str, basis, value, options: list | None = None) -> None:
+    """Open widget ``key`` on ``value``, the default that ``basis`` (a rung, a dataset) gives, until
+    the reader picks something else; the pick is kept across pages until ``basis`` changes.
+
+    Call it before drawing the widget: the widget's last value is in the session by then.
+    """
+    marker = PREF + key + ".basis"
+    if st.session_state.get(marker) != basis:
+        st.session_state[marker] = basis
+        st.session_state[key] = value
+    elif key not in st.session_state:
+        st.session_state[key] = st.session_state.get(PREF + key, value)
+    current = st.session_state[key]
+    if options is not None and not (set(current) <= set(options) if isinstance(current, list) else current in options):
+        st.session_state[key] = value
+    st.session_state[PREF + key] = st.session_state[key]
+
+
+def dataset_choice(datasets: list[str], key: str, container=None) -> str:
+    """The dataset select box; opens on MLQA-R (the study's) or the reader's last choice."""
+    default = STUDY_DATASET if STUDY_DATASET in datasets else datasets[0]
+    return shared_choice("Dataset", datasets, "dataset", key, default, container)
+
+
+def recipe_runs(found: list[runs.Run], model: str, seed: int | None, dataset: str) -> dict[str, runs.Run]:
+    """The study's three recipes (mono, hybrid α = 0.5, cross) of ``model`` and ``seed`` evaluated on
+    ``dataset``, by strategy; reference runs first where a local run repeats one."""
+    picked: dict[str, runs.Run] = {}
+    for run in sorted(found, key=lambda r: not r.reference):
+        info = protocol.describe_run(run)
+        alpha = STUDY_RECIPES.get(info["sampling"])
+        if (alpha is not None and info["model"] == model and info["seed"] == seed and dataset in run.metrics
+                and info["alpha"] == alpha and info["mix"] in (None, "per-batch")):
+            picked.setdefault(info["sampling"], run)
+    return {s: picked[s] for s in STUDY_RECIPES if s in picked}
+
+
+def rungs(found: list[runs.Run], dataset: str) -> list[str]:
+    """Models with all three recipes on ``dataset`` (for some seed), shallowest first."""
+    seen: dict[tuple[str, object], set[str]] = {}
+    layers: dict[str, int] = {}
+    for run in found:
+        info = protocol.describe_run(run)
+        if dataset in run.metrics and info["sampling"] in STUDY_RECIPES:
+            seen.setdefault((info["model"], info["seed"]), set()).add(info["sampling"])
+            layers[info["model"]] = info["layers"] or 0
+    complete = {m for (m, _), s in seen.items() if s >= set(STUDY_RECIPES)}
+    return sorted(complete, key=lambda m: (layers[m], m))
+
+
+def study_runs(found: list[runs.Run], dataset: str, key: str) -> list[runs.Run]:
+    """Rung and seed pickers (remembered across pages) and the three recipe runs they name;
+    empty when no model has all three recipes on ``dataset``."""
+    models = rungs(found, dataset)
+    if not models:
+        return []
+    model = shared_choice("Rung (study runs)", models, "rung", f"{key}_rung",
+                          STUDY_MODEL if STUDY_MODEL in models else models[-1])
+    seeds = sorted({protocol.describe_run(r)["seed"] for r in found
+                    if protocol.describe_run(r)["model"] == model} - {None})
+    seed = shared_choice("Seed", seeds, "seed", f"{key}_seed", 0 if 0 in seeds else seeds[0])
+    return list(recipe_runs(found, model, seed, dataset).values())
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+COLUMN_LABELS = {
+    **{m.column: m.label for m in measures.MEASURE_TABLE}, "median_rank_distance": "median rank distance",
+    "multi_recall_at_10": "Multi Recall@10", "n_seeds": "seeds", "seeds": "seed ids", "n_questions": "questions",
+    "n_queries": "queries", "alpha": "α", "limit_per_lang": "questions per language",
+    "query_lang": "query language", "candidate_lang": "candidate language", "mean_rank": "mean rank",
+    "ap": "AP", "recall_at_1": "Recall@1", "recall_at_10": "Recall@10", "question_id": "question id",
+    "trained_on": "trained on", "rank_multi": "pooled rank", "rank_in_lang": "rank in its language",
+    "map": "mAP",
+}
+_SUFFIXES = {"_mean": "", "_std": " (sd)", "_a": " A", "_b": " B"}
+
+
+def column_label(name: str) -> str:
+    """A column's name for readers: ``mono_map`` -> ``Mono mAP``, ``mono_map_std`` -> ``Mono mAP (sd)``,
+    Home's ``mlqa-r Mono`` -> ``mlqa-r Mono mAP``."""
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    for suffix, word in _SUFFIXES.items():
+        if name.endswith(suffix) and name[: -len(suffix)] in COLUMN_LABELS:
+            return COLUMN_LABELS[name[: -len(suffix)]] + word
+    for setting in ("Mono", "Cross", "Multi"):
+        if name.endswith(f" {setting}"):
+            return f"{name} mAP"
+    return name.replace("_", " ")
+
+
+def column_format(name: str, values: pd.Series, other: str | None = None) -> str | None:
+    """How a column's numbers are written: 3 decimals for mAP and recall, whole numbers for ranks
+    and counts, α as given, ``other`` (else 3 significant digits) for the rest; None for text."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    base = next((str(name)[: -len(x)] for x in _SUFFIXES if str(name).endswith(x)), str(name))
+    declared = {m.column: m for m in measures.MEASURE_TABLE}
+    if base in declared or name in declared:  # the measure table says how its values are written
+        return f"{{:,.{declared.get(name, declared.get(base)).digits}f}}"
+    lowered = str(name).lower()
+    words = set(lowered.replace("-", "_").replace(" ", "_").replace(".", "").split("_"))
+    if name == "alpha":
+        return "{:g}"
+    if "rank" in words or "dist" in words or "distance" in words:
+        return "{:,.0f}"
+    if words & {"map", "ap", "recall", "mono", "cross", "multi", "diff", "ci", "low", "high"}:
+        return "{:.3f}"
+    if other is None and (pd.api.types.is_integer_dtype(values) or values.dropna().mod(1).eq(0).all()):
+        return "{:.0f}"
+    return other or "{:.3g}"
+
+
+def styled(frame: pd.DataFrame, other: str | None = None):
+    """``frame`` for reading: human column labels, numbers formatted by ``column_format`` (``other``
+    for columns it does not name), "–" where a value does not apply (None or NaN)."""
+    labels = {c: column_label(c) for c in frame.columns}
+    if len(set(labels.values())) < len(labels):  # two columns would read alike: keep the names
+        labels = {c: str(c) for c in frame.columns}
+    formats = {labels[c]: f for c in frame.columns if (f := column_format(c, frame[c], other))}
+    shown = frame.rename(columns=labels)
+    return shown.style.format(formats, na_rep=NA)
+
+
+def table(frame: pd.DataFrame, other: str | None = None, **kwargs) -> None:
+    """``st.dataframe`` of ``styled(frame, other)``, index hidden unless asked; the browser draws
+    missing cells itself, so they get the same "–" as a placeholder."""
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("placeholder", NA)
+    st.dataframe(styled(frame, other), **kwargs)

@@ -41,13 +41,7 @@ def main() -> None:
 
     if found.runs:
         st.subheader("Runs")
-        table = protocol.runs_table(found.runs)
-        st.dataframe(table, hide_index=True, column_config={
-            "alpha": st.column_config.NumberColumn("α", format="%.2f"),
-            **{c: st.column_config.NumberColumn(c, format="%.3f") for c in table.columns
-               if c.endswith(("mono", "cross", "multi"))},
-            **{c: st.column_config.NumberColumn(c, format="%.1f") for c in table.columns if c.endswith("dist.")},
-        })
+        ui.table(protocol.runs_table(found.runs))
         st.caption("mAP is macro-averaged over language cells (Mono: diagonal, Cross: off-diagonal, "
                    "Multi: the pooled ranking). Rank dist.: mean over queries of max − min pooled rank of "
                    "the parallel answers (lower = less language bias). Source *reference* = shipped reference runs. "
@@ -62,11 +56,12 @@ def main() -> None:
 
     st.subheader("How to start")
     st.markdown(
-        "1. **Train & evaluate**: pick a model scale and a sampling mix, launch; the job runs in the "
-        "background (one at a time) and survives a reload.\n"
-        "2. **Language matrices**: per-language mAP heatmaps and the difference between two runs.\n"
-        "3. **Trade-offs** and **Language bias**: Mono vs Cross/Multi across runs, α curves, rank distances.\n"
-        "4. **Compare & export**: paired significance tests and the comparison CSV."
+        "1. **The answer**: the study's verdict per rung, with intervals, from the shipped runs.\n"
+        "2. **Train & evaluate**: pick a model scale and a sampling mix (or a quick first run), see how long it "
+        "will take, launch; the job runs in the background (one at a time) and survives a reload.\n"
+        "3. **Language matrices**: per-language mAP heatmaps and the difference between two runs.\n"
+        "4. **Trade-offs** and **Language bias**: Mono vs Cross/Multi across runs, α curves, rank distances.\n"
+        "5. **Compare & export**: paired significance tests and the comparison CSV."
     )
     st.code(ui.FIRST_RUN, language="bash", wrap_lines=True)
 

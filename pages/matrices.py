@@ -16,12 +16,18 @@ def main() -> None:
     found = ui.require_runs()
     if found is None:
         return
-    run = ui.pick_run("Run", found, key="matrix_run")
-    dataset = st.sidebar.selectbox("Dataset", ui.datasets_of([run]), key="matrix_dataset")
+    dataset = ui.dataset_choice(ui.datasets_of(found), key="matrix_dataset")
+    on_dataset = [r for r in found if dataset in r.metrics]
+    study = ui.study_runs(found, dataset, key="matrix")
+    labels = [ui.label(r) for r in on_dataset]
+    hybrid, mono = (ui.label(study[1]), ui.label(study[0])) if len(study) == 3 else (labels[0], NONE)
+    ui.follow("matrix_run", (dataset, hybrid), hybrid, labels)
+    run = on_dataset[labels.index(st.sidebar.selectbox("Run", labels, key="matrix_run"))]
     metric = METRICS[st.sidebar.radio("Metric", list(METRICS), key="matrix_metric")]
-    others = [r for r in found if r.path != run.path and dataset in r.metrics]
-    other_label = st.sidebar.selectbox("Difference with (run A − run B)", [NONE] + [ui.label(r) for r in others],
-                                       key="matrix_other")
+    others = [r for r in on_dataset if r.path != run.path]
+    choices = [NONE] + [ui.label(r) for r in others]
+    ui.follow("matrix_other", (dataset, hybrid, mono), mono, choices)
+    other_label = st.sidebar.selectbox("Difference with (run A − run B)", choices, key="matrix_other")
     other = next((r for r in others if ui.label(r) == other_label), None)
     test_cells = other is not None and st.sidebar.checkbox(
         "Test each cell (paired randomization over queries, Holm-corrected)", key="matrix_tests")
@@ -56,9 +62,9 @@ def main() -> None:
             cols[1].metric(ui.label(other), f"{other_value:.3f}", delta=f"{other_value - value:+.3f} vs A")
         opq = ui.per_query(other)
         ocell = opq[(opq.dataset == dataset) & (opq.query_lang == q_lang) & (opq.candidate_lang == c_lang)]
-        cell = cell.join(ocell.set_index("question_id")[["ap"]].rename(columns={"ap": "ap (B)"}), how="left")
+        cell = cell.join(ocell.set_index("question_id")[["ap"]].rename(columns={"ap": "ap_b"}), how="left")
     st.caption(f"{len(cell)} queries in {q_lang} against {c_lang} candidates: per-query AP and recall.")
-    st.dataframe(cell.reset_index(), hide_index=True, height=260)
+    ui.table(cell.reset_index(), height=260)
 
 
 st.sidebar.caption("Cells: query language (rows) × candidate language (columns); *multi* ranks all "

@@ -6,18 +6,18 @@ import time
 import streamlit as st
 
 import ui
-from hybridir_core import devices
+from hybridir_core import devices, paths
 from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, STUDY_TRAIN, EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from hybridir_core.jobs import launchers
+from hybridir_core.jobs import estimate, launchers
 from hybridir_core.jobs import queue as jobs
 from hybridir_core.models.registry import default_learning_rate, is_built, list_models, resolve_cache_dir
 
 
 @st.cache_data(show_spinner=False, ttl=10)
-def model_choices() -> tuple[dict[str, str], dict[str, bool]]:
+def model_choices() -> tuple[dict[str, str], dict[str, bool], dict[str, int]]:
     """Registry names (the offline depth ladder first, by depth) -> a label with layers,
-    non-embedding parameters and build state; and which offline models are built."""
+    non-embedding parameters and build state; which offline models are built; each model's layers."""
     specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
     built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
     labels = {}
@@ -25,7 +25,7 @@ def model_choices() -> tuple[dict[str, str], dict[str, bool]]:
         non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
         state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
         labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
-    return labels, built
+    return labels, built, {s.name: s.layers for s in specs}
 
 
 def precision_choice(column) -> str:
@@ -80,18 +80,84 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None,
     return JobConfig("train", evaluation, config)
 
 
-def training_form(left, right, corpus: str) -> dict:
-    """The training half of the form: sampling, α, mix, steps, batch size, seed, precision."""
-    sampling = left.radio("Batch sampling", ["mono", "cross", "hybrid"], index=2, horizontal=True,
+# The form's opening values: the study's recipe (config.STUDY_TRAIN: 12 layers, hybrid α = 0.5, 200
+# steps of 32 XQuAD-R triplets, evaluated on all of MLQA-R), as the CLI's defaults are.
+STUDY = {"model": STUDY_TRAIN.model, "train_mode": "Train, then evaluate", "train_corpus": STUDY_TRAIN.corpus,
+         "train_dataset": "mlqa-r", "train_quick": False, "train_limit": 50, "train_sampling": "hybrid",
+         "train_alpha": 0.5, "train_mix": "per-batch", "train_steps": STUDY_TRAIN.steps,
+         "train_batch": STUDY_TRAIN.batch_size, "train_seed": 0}
+# A first run that finishes in a few minutes: the built 12-layer model, zero-shot, 50 questions per
+# language of MLQA-R (every candidate is still encoded).
+FIRST_RUN = {**STUDY, "train_mode": "Zero-shot evaluation only", "train_quick": True, "train_limit": 50}
+MODES = ["Train, then evaluate", "Zero-shot evaluation only"]
+
+
+def preset(values: dict) -> None:
+    """Put every form field to ``values`` (a button's callback, so before the widgets are drawn)."""
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def open_form(models: dict) -> None:
+    """Open each field on the reader's last value, or on the study's setting the first time."""
+    for key, value in STUDY.items():
+        if key != "train_dataset":  # its choices depend on the corpus: the form opens it
+            ui.follow(key, None, value, list(models) if key == "model" else None)
+
+
+def estimate_of(job: JobConfig, layers: dict, built: dict) -> estimate.Estimate:
+    """The job's expected time from the runs found (this machine's first, then the shipped ones)."""
+    model = job.train.model if job.train else job.eval.model
+    card = paths.REPO_ROOT / "results" / "ladder" / f"build_card-{model}.json"
+    build = estimate.build_seconds(card) if built.get(model) is False else None
+    return estimate.estimate(job, ui.listing().runs, layers.get(model), build)
+
+
+def show_estimate(job: JobConfig, layers: dict, built: dict) -> None:
+    guess = estimate_of(job, layers, built)
+    parts = ", ".join(f"{phase} {ui.fmt_seconds(s)}" for phase, s in guess.phases.items())
+    words = "Rough estimate" if guess.rough else "Estimated time"
+    st.info(f"**{words}: about {ui.fmt_seconds(guess.seconds)}** ({parts}). Basis: {guess.basis}.",
+            icon=":material/timer:")
+
+
+def first_run_box(layers: dict, built: dict) -> None:
+    """The study's run next to a first run of a few minutes, with their estimated times."""
+    study, quick = (estimate_of(form_job(values), layers, built) for values in (STUDY, FIRST_RUN))
+    with st.container(border=True):
+        st.markdown(f"**First run here?** The study's setting (below) trains 12 layers for 200 steps: about "
+                    f"{ui.fmt_seconds(study.seconds)}. A quick zero-shot evaluation of {FIRST_RUN['model']} on "
+                    f"MLQA-R ({FIRST_RUN['train_limit']} questions per language) takes about "
+                    f"{ui.fmt_seconds(quick.seconds)}.")
+        left, right = st.columns(2)
+        left.button("Quick first run", on_click=preset, args=(FIRST_RUN,), icon=":material/bolt:", key="preset_quick")
+        right.button("The study's setting", on_click=preset, args=(STUDY,), icon=":material/science:",
+                     key="preset_study")
+
+
+def form_job(values: dict) -> JobConfig:
+    """The job a set of form values describes (the presets' estimates use it)."""
+    train = values["train_mode"] == MODES[0]
+    form = {"corpus": values["train_corpus"], "sampling": values["train_sampling"], "alpha": values["train_alpha"],
+            "mix": values["train_mix"], "steps": values["train_steps"], "batch_size": values["train_batch"],
+            "seed": values["train_seed"]}
+    return build_job(values["model"], values["train_dataset"], values["train_limit"] if values["train_quick"] else None,
+                     form if train else None)
+
+
+def training_fields(left, right, corpus: str) -> dict:
+    """Sampling, α, mix, steps, batch size, seed and precision of a training job."""
+    sampling = left.radio("Batch sampling", ["mono", "cross", "hybrid"], horizontal=True, key="train_sampling",
                           help="mono: X-X batches; cross: X-Y batches; hybrid: monolingual with probability α")
-    alpha = left.slider("α (probability of a monolingual batch)", 0.0, 1.0, 0.5, 0.05,
+    alpha = left.slider("α (probability of a monolingual batch)", 0.0, 1.0, step=0.05, key="train_alpha",
                         disabled=sampling != "hybrid")
-    mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
+    mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid", key="train_mix",
                      help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
     return {"corpus": corpus, "sampling": sampling, "alpha": alpha, "mix": mix,
-            "steps": int(right.number_input("Steps", 1, 100_000, STUDY_TRAIN.steps, step=50)),
-            "batch_size": int(right.number_input("Batch size", 2, 1024, STUDY_TRAIN.batch_size, step=8)),
-            "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0)), "precision": precision_choice(right)}
+            "steps": int(right.number_input("Steps", 1, 100_000, step=50, key="train_steps")),
+            "batch_size": int(right.number_input("Batch size", 2, 1024, step=8, key="train_batch")),
+            "seed": int(right.number_input("Seed", 0, 2**31 - 1, key="train_seed")),
+            "precision": precision_choice(right)}
 
 
 def own_model_and_data(model: str, dataset: str) -> tuple[str, str, tuple[str | None, str | None]]:
@@ -107,55 +173,69 @@ def own_model_and_data(model: str, dataset: str) -> tuple[str, str, tuple[str | 
     return own_model or model, own_data or dataset, (query or None, passage or None)
 
 
-def main() -> None:
-    st.title("Train & evaluate")
-    runs_root, _ = ui.roots()
-    models, built = model_choices()
+def form(models: dict, built: dict) -> tuple[JobConfig | None, bool]:
+    """The form's fields; (the job they describe or None after an inline error, quick mode)."""
     left, right = st.columns(2)
-    default = list(models).index(STUDY_TRAIN.model) if STUDY_TRAIN.model in models else 0
-    model = left.selectbox("Model scale", list(models), format_func=models.get, index=default, key="model")
+    model = left.selectbox("Model scale", list(models), format_func=models.get, key="model")
     if built.get(model) is False:
         left.info(f"{model} is built on first use (the job does it, with progress); to build it now: "
                   f"`python -m hybridir_core models --build {model}`")
-    mode = right.radio("What to run", ["Train, then evaluate", "Zero-shot evaluation only"], horizontal=True)
-    train = mode.startswith("Train")
+    train = right.radio("What to run", MODES, horizontal=True, key="train_mode") == MODES[0]
     corpus = "xnli"
     if train:
         corpus = left.radio("Training data", list(CORPORA), format_func=CORPORA.get, horizontal=True,
-                            help="XQuAD-R QA triplets are the study's protocol; they are evaluated on "
-                                 "MLQA-R only (evaluating on the training data is refused)")
+                            key="train_corpus", help="XQuAD-R QA triplets are the study's protocol; they "
+                                                     "are evaluated on MLQA-R only (scoring training data is refused)")
     choices = ["mlqa-r"] if corpus == "xquad" else ["xquad-r", "mlqa-r", "all"]
-    dataset = left.selectbox("Evaluate on", choices)
-    quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=not train,
-                           help="off for training: the study evaluates on every question")
-    limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
-    limit = int(limit) if quick else None
+    ui.follow("train_dataset", corpus, "mlqa-r", choices)
+    dataset = left.selectbox("Evaluate on", choices, key="train_dataset")
+    quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", key="train_quick")
+    limit = right.number_input("Questions per language", 5, 5000, step=5, disabled=not quick, key="train_limit")
+    fields = training_fields(left, right, corpus) if train else None
     model, dataset, prompts = own_model_and_data(model, dataset)
     try:
-        job = build_job(model, dataset, limit, training_form(left, right, corpus) if train else None, prompts)
+        return build_job(model, dataset, int(limit) if quick else None, fields, prompts), quick
     except ValueError as exc:
         st.error(f"These settings cannot run: {exc}")
-        return
-    if job.train is not None and job.train.learning_rate != TrainConfig.learning_rate:
-        right.caption(f"{model} trains at learning rate {job.train.learning_rate:g}, its own "
-                      f"(the study's {TrainConfig.learning_rate:g} leaves it almost untrained; README)")
+        return None, quick
+
+
+def launch(job: JobConfig, quick: bool, runs_root) -> None:
+    """Run name, the equivalent command, and the Launch button."""
+    model = job.eval.model
     if job.train is not None:
         suggested = f"{model}-{job.train.sampling.label}-s{job.train.seed}"
     else:
-        suggested = f"zs-{model}-{dataset}"
+        suggested = f"zs-{model}-{'all' if len(job.eval.datasets) > 1 else job.eval.datasets[0]}"
     suggested += ("-quick" if quick else "") + time.strftime("-%m%d-%H%M")
     name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
                          "leave empty to use the suggestion.").strip() or suggested
     st.caption("The same run from a terminal:")
-    st.code("python -m hybridir_core " + shlex.join(job_argv(job, runs_root / name)), language="bash",
+    st.code("python -m hybridir_core " + shlex.join(job_argv(job, ui.shown_path(runs_root / name))), language="bash",
             wrap_lines=True)
-    if st.button("Launch", type="primary"):
+    if st.button("Launch", type="primary", key="launch"):
         try:
             jobs.submit(job, name, runs_root)
         except jobs.JobError as exc:
             st.error(str(exc))
         else:
             st.success(f"Queued {name}. It runs in the background; this page shows its progress.")
+
+
+def main() -> None:
+    st.title("Train & evaluate")
+    runs_root, _ = ui.roots()
+    models, built, layers = model_choices()
+    open_form(models)
+    first_run_box(layers, built)
+    job, quick = form(models, built)
+    if job is None:
+        return
+    if job.train is not None and job.train.learning_rate != TrainConfig.learning_rate:
+        st.caption(f"{job.train.model} trains at learning rate {job.train.learning_rate:g}, its own "
+                   f"(the study's {TrainConfig.learning_rate:g} leaves it almost untrained; docs/data-and-models.md)")
+    show_estimate(job, layers, built)
+    launch(job, quick, runs_root)
     st.subheader("Jobs")
     job_list(runs_root)
 

@@ -1,9 +1,10 @@
 """Screenshots of dashboard pages in Debian's headless chromium, for docs/screenshots/.
 
-Usage: .venv/bin/python scripts/screenshots.py answer [matrices ...]
+Usage: .venv/bin/python scripts/screenshots.py [page ...]   (default: every page)
 Starts ``streamlit run app.py`` on a free localhost port over the shipped reference runs (and
-``runs/``), opens each page, waits for its first Plotly chart and writes
-``docs/screenshots/<page>.png`` (full page, 1400 px wide).
+``runs/``), opens each page as a reader first sees it, waits until it has drawn (its first Plotly
+chart, or what the page shows instead) and writes ``docs/screenshots/<page>.png`` (full page,
+1400 px wide).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+PAGES = ["home", "answer", "train", "matrices", "tradeoffs", "bias", "compare"]
+READY = {"home": '[data-testid="stDataFrame"]', "train": "text=Estimated time", "compare": "text=diff = A"}
+"""What shows that a page has drawn, where it is not a Plotly chart."""
 SCROLL_HEIGHT = ("Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, '"
                  " + '[data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 0)")
 
@@ -51,8 +55,9 @@ def main(pages: list[str]) -> None:
                 # Streamlit's pages/ folder (file-name navigation) until app.py has run once
                 page.goto(url)
                 page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
-                page.goto(f"{url}/{name}")
-                page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+                if name != "home":  # Home is the default page: its URL is the root
+                    page.goto(f"{url}/{name}")
+                page.wait_for_selector(READY.get(name, ".js-plotly-plot"), timeout=300_000)
                 page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=300_000)
                 time.sleep(2)  # let the charts finish drawing
                 # Streamlit scrolls inside its main block, so full_page alone stops at the viewport:
@@ -70,4 +75,4 @@ def main(pages: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["answer"])
+    main(sys.argv[1:] or PAGES)

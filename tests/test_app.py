@@ -110,7 +110,7 @@ def test_home_lists_runs_and_reference_apart(roots):
     table = at.dataframe[0].value
     assert set(table.run) == set(ALL_LOCAL) | {REFERENCE}
     assert table.set_index("run").loc[REFERENCE, "source"] == "reference"
-    assert {"xquad-r Mono", "xquad-r Cross", "xquad-r Multi", "xquad-r rank dist."} <= set(table.columns)
+    assert {"xquad-r Mono mAP", "xquad-r Cross mAP", "xquad-r Multi mAP", "xquad-r rank dist."} <= set(table.columns)
     assert [m.value for m in at.metric][:2] == ["5", "1"]
 
 
@@ -138,8 +138,8 @@ def test_tradeoffs_seed_table_appears_with_a_second_seed(roots, tmp_path, monkey
     at = open_page("pages/tradeoffs.py")
     assert "Across seeds" in [h.value for h in at.subheader]
     seeds = at.dataframe[0].value.set_index("training")
-    assert seeds.loc["mono", "n_seeds"] == 2 and seeds.loc["mono", "seeds"] == "1,2"
-    assert seeds.loc["mono", "mono_map_std"] == 0  # the copy has the same numbers
+    assert seeds.loc["mono", "seeds"] == 2 and seeds.loc["mono", "seed ids"] == "1,2"
+    assert seeds.loc["mono", "Mono mAP (sd)"] == 0  # the copy has the same numbers
 
 
 def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monkeypatch):
@@ -165,6 +165,10 @@ def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monk
 
 def test_matrix_widgets_change_the_heatmap(roots):
     at = open_page("pages/matrices.py")
+    heat, diff = charts(at)  # opens on the study's pair: hybrid α = 0.5 minus mono, one rung and seed
+    assert at.selectbox(key="matrix_run").value == "tr-hybrid-a0.5-s1"
+    assert at.selectbox(key="matrix_other").value == "tr-mono-s1"
+    at.selectbox(key="matrix_other").set_value("— none —").run()
     (heat,) = charts(at)
     assert list(heat.data[0].x) == ["de", "en", "es", "multi"] and "mAP" in heat.data[0].hovertemplate
     run = runs.load_run(roots[0] / at.selectbox(key="matrix_run").value)
@@ -190,22 +194,22 @@ def test_matrix_widgets_change_the_heatmap(roots):
     at.selectbox(key="drill_candidate").set_value("multi").run()
     assert any("queries in es against multi candidates" in c.value for c in at.caption)
     cell = at.dataframe[0].value
-    assert len(cell) == 30 and "ap (B)" in cell.columns
+    assert len(cell) == 30 and "AP B" in cell.columns
 
 
 def test_tradeoffs_published_toggle_and_alpha_curve(roots):
     at = open_page("pages/tradeoffs.py")
-    scatter, curve = charts(at)
+    curve, scatter = charts(at)
     groups = {t.legendgroup for t in scatter.data}
     assert groups == {"local", "reference", "published"}
     assert sum(len(arr(t.x)) for t in scatter.data if t.legendgroup == "local") == len(ALL_LOCAL)
     assert sum(len(arr(t.x)) for t in scatter.data if t.legendgroup == "reference") == 1
     assert "α" in curve.layout.title.text
     at.checkbox(key="trade_published").uncheck().run()
-    scatter, _ = charts(at)
+    _, scatter = charts(at)
     assert {t.legendgroup for t in scatter.data} == {"local", "reference"}
     at.selectbox(key="trade_y").set_value("Multi mAP").run()
-    scatter, _ = charts(at)
+    _, scatter = charts(at)
     assert scatter.layout.yaxis.title.text == "Multi mAP"
     # the published table is separate from the local one
     assert any("paper: " in str(v) for v in at.dataframe[1].value.run)
@@ -215,8 +219,8 @@ def test_tradeoffs_published_toggle_and_alpha_curve(roots):
 def test_bias_page_runs_side_by_side_and_plot_kind(roots):
     at = open_page("pages/bias.py")
     distance, candidate = charts(at)
-    assert [t.type for t in distance.data] == ["box", "box"]
-    assert len({t.name for t in distance.data}) == 2
+    assert [t.type for t in distance.data] == ["box"] * 3  # mono, hybrid α = 0.5 and cross of one rung
+    assert [t.name for t in distance.data] == ["tr-mono-s1", "tr-hybrid-a0.5-s1", "tr-cross-s1"]
     at.radio(key="bias_kind").set_value("violin").run()
     distance, candidate = charts(at)
     assert {t.type for t in distance.data} == {"violin"} and {t.type for t in candidate.data} == {"violin"}
@@ -229,11 +233,13 @@ def test_compare_download_is_the_cli_csv(roots, monkeypatch):
     stores = captured_downloads(monkeypatch)
     at = open_page("pages/compare.py")
     listing = runs.list_runs(roots[0], reference_roots=(roots[1],))
-    expected = export.to_csv_bytes(export.comparison_frame(listing.runs))
+    study = [next(r for r in listing.runs if r.run_id == name)
+             for name in ("tr-mono-s1", "tr-hybrid-a0.5-s1", "tr-cross-s1")]  # the page opens on these
+    expected = export.to_csv_bytes(export.comparison_frame(study))
     data = download_bytes(stores, at.get("download_button")[0])
     assert data == expected
     lines = data.decode().splitlines()
-    assert lines[0].startswith("run,reference,model") and len(lines) == 1 + 3 * len(listing.runs)
+    assert lines[0].startswith("run,reference,model") and len(lines) == 1 + 3 * len(study)
     # fewer runs picked, fewer rows
     at.multiselect(key="compare_runs").set_value(at.multiselect(key="compare_runs").options[:2]).run()
     data = download_bytes(stores, at.get("download_button")[0])
@@ -287,7 +293,7 @@ def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     assert "--alpha" not in at.code[0].value and "--sampling mono" in at.code[0].value
     assert next(s for s in at.slider if s.label.startswith("α")).disabled
     run_name(at).input("mono-run").run()
-    at.button[0].click().run()
+    at.button(key="launch").click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "mono-run"))
     assert queued.train.sampling == SamplingConfig("mono") and queued.train.sampling.alpha == 1.0
     assert queued.eval.limit_per_lang is None and queued.eval.datasets == ("mlqa-r",)  # the study: every question
@@ -303,12 +309,12 @@ def test_train_page_validates_launches_and_cancels(train_page, tmp_path):
     assert at.code[0].value.startswith("python -m hybridir_core evaluate --model")
 
     run_name(at).input("../escape").run()
-    at.button[0].click().run()
+    at.button(key="launch").click().run()
     assert at.error and "Invalid run name" in at.error[0].value
     assert {p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")} == {"mono-run"}
 
     run_name(at).input("quick-zero-shot").run()
-    at.button[0].click().run()
+    at.button(key="launch").click().run()
     assert not at.error and "Queued" in at.success[0].value
     job_dir = tmp_path / "runs" / "quick-zero-shot"
     assert runs.read_status(job_dir)["state"] == "queued"
@@ -324,7 +330,7 @@ def test_train_page_trains_a_static_model_at_its_own_learning_rate(train_page, t
     next(s for s in at.selectbox if s.label == "Model scale").set_value("me5-static").run()
     assert any("learning rate 0.01, its own" in c.value for c in at.caption)
     run_name(at).input("static-run").run()
-    at.button[0].click().run()
+    at.button(key="launch").click().run()
     queued = JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "static-run"))
     assert queued.train.model == "me5-static" and queued.train.learning_rate == 1e-2
 
@@ -346,7 +352,7 @@ def test_train_page_offers_bf16_only_where_the_device_has_it(tmp_path, monkeypat
         boxes[0].check().run()
         assert "--precision bf16" in at.code[0].value
         run_name(at).input("bf16-run").run()
-        at.button[0].click().run()
+        at.button(key="launch").click().run()
         assert JobConfig.from_dict(runs.read_request(tmp_path / "runs" / "bf16-run")).train.precision == "bf16"
 
 

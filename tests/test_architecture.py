@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "ARCHITECTURE.md"
+DOC = REPO / "docs" / "architecture.md"
 ROW = re.compile(r"^\| `([\w.]+)` \| [^|]+ \| [^|]+ \| (.+) \|$")
 PACKAGE = REPO / "hybridir_core"
 DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "pages").glob("*.py"))]

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs
+from fixtures_runs import fixture_runs
 
 from hybridir_core import paths
 from hybridir_core.analysis import export, figures
@@ -87,10 +87,12 @@ def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
     page.goto(f"{url}/matrices")
     page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=90_000)
     page.get_by_role("heading", name="Language matrices").wait_for()
-    # one labelled cell per query language x candidate language (3 x (3 + multi))
+    # one labelled cell per query language x candidate language (3 x (3 + multi)); the page opens
+    # on the study's pair, hybrid α = 0.5 (this heatmap) minus mono (the difference below it)
     labels = page.locator(".js-plotly-plot .hm text").all_text_contents()
-    assert len(labels) == 12
-    first = runs.load_run(runs_root / sorted(ALL_LOCAL)[0])
+    assert len(labels) == 2 * 12
+    labels = labels[:12]  # the run's own heatmap comes first
+    first = runs.load_run(runs_root / "tr-hybrid-a0.5-s1")
     grid = figures.matrix_grid(first.matrix, "xquad-r", "map")
     assert f"{grid.loc['de', 'de']:.2f}" in labels
     page.screenshot(path=str(tmp_path / "matrices.png"), full_page=True)
@@ -103,9 +105,9 @@ def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
     download = info.value
     assert download.suggested_filename == "comparison.csv"
     data = Path(download.path()).read_bytes()
-    listing = runs.list_runs(runs_root, reference_roots=(ref_root,))
-    assert data == export.to_csv_bytes(export.comparison_frame(listing.runs))
+    study = [runs.load_run(runs_root / name) for name in ("tr-mono-s1", "tr-hybrid-a0.5-s1", "tr-cross-s1")]
+    assert data == export.to_csv_bytes(export.comparison_frame(study))  # the page opens on the study's recipes
     lines = data.decode().splitlines()
-    assert len(lines) == 1 + 3 * (len(ALL_LOCAL) + 1)
-    assert {line.split(",")[0] for line in lines[1:]} == set(ALL_LOCAL) | {REFERENCE}
+    assert len(lines) == 1 + 3 * len(study)
+    assert {line.split(",")[0] for line in lines[1:]} == {r.run_id for r in study}
     page.close()

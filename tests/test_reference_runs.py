@@ -16,6 +16,7 @@ LADDER = REFERENCE.parent / "ladder"
 EARLIER = REFERENCE.parent / "earlier-xnli-protocol"
 STATIC = REFERENCE.parent / "static"
 README = REFERENCE.parent.parent / "README.md"
+MODELS_DOC = REFERENCE.parent.parent / "docs" / "data-and-models.md"
 RUN_DIRS = sorted(p for root in (REFERENCE, LADDER, EARLIER, STATIC) if root.is_dir()
                   for p in root.iterdir() if p.is_dir())
 
@@ -81,33 +82,35 @@ def test_readme_holds_no_findings_number_that_report_did_not_write():
 
 
 def _ladder_cells_of(m: dict) -> str:
-    """"Mono / Cross / Multi, rank distance" as README's tables write them."""
+    """"Mono / Cross / Multi, rank distance" as the docs' tables write them."""
     return f"{m['mono_map']:.3f} / {m['cross_map']:.3f} / {m['multi_map']:.3f}, {m['mean_rank_distance']:.0f}"
 
 
 def _ladder_cells(model: str) -> tuple[str, str, str]:
-    """README's ladder cells for ``model``, computed from its shipped zero-shot run."""
+    """The ladder table's cells for ``model``: layers, then the measures, from its shipped zero-shot run."""
     shipped = runs.load_run(LADDER / f"zs-{model}", reference=True).metrics
     teacher = runs.load_run(LADDER / "zs-me5-small", reference=True).metrics
     ratio = shipped["mlqa-r"]["mono_map"] / teacher["mlqa-r"]["mono_map"]
-    return (_ladder_cells_of(shipped["xquad-r"]), _ladder_cells_of(shipped["mlqa-r"]),
+    layers = runs.load_run(LADDER / f"zs-{model}", reference=True).config["model"]["layers"]
+    return (str(layers), _ladder_cells_of(shipped["xquad-r"]), _ladder_cells_of(shipped["mlqa-r"]),
             "1" if model == "me5-small" else f"{ratio:.2f}x")
 
 
-def test_readme_ladder_table_follows_from_the_shipped_runs():
-    """The hand-written scale-ladder table shows what results/ladder/ holds, rung by rung."""
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines()
-            if line.startswith("| `me5-small") and line.count("|") == 7]
+def test_ladder_table_follows_from_the_shipped_runs():
+    """The scale-ladder table of docs/data-and-models.md shows what results/ladder/ holds, rung by rung."""
+    rows = [line for line in MODELS_DOC.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `me5-small") and line.count("|") == 6]
     assert len(rows) == 4, rows
     for line in rows:
         cells = [c.strip() for c in line.strip("|").split("|")]
         model = cells[0].split("`")[1]
-        assert tuple(cells[3:6]) == _ladder_cells(model), model
+        assert tuple(cells[1:5]) == _ladder_cells(model), model
 
 
-def test_readme_static_table_follows_from_the_shipped_runs():
-    """README's static fine-tuning table: validation losses and MLQA-R figures of results/static/."""
-    readme = README.read_text(encoding="utf-8")
+def test_static_table_follows_from_the_shipped_runs():
+    """The static fine-tuning table of docs/data-and-models.md: validation losses and MLQA-R
+    figures of results/static/."""
+    readme = MODELS_DOC.read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines() if line.startswith("| 1e-") and line.count("|") == 4]
     assert len(rows) == 3, rows
     for line in rows:

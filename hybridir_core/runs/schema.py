@@ -4,7 +4,7 @@ A run copied half-way from another machine, edited by hand or written by an olde
 must be refused with the file and the reason, never half-read: every page, ``export`` and
 ``report`` read runs through these functions (via ``runs.load_run``), so a malformed run is
 listed as unreadable instead of raising later. Each reader returns the file's content checked
-against the contract of ``docs/ARCHITECTURE.md`` or raises ``RunError("<path>: <reason>")``.
+against the contract of ``docs/architecture.md`` or raises ``RunError("<path>: <reason>")``.
 ``ranks.parquet`` is checked at listing time from its footer only (a truncated file has none),
 without reading its rows.
 """

@@ -21,6 +21,7 @@ from hybridir_core.cli import commands
 from hybridir_core.cli.launch import add_launcher_options
 from hybridir_core.cli.options import (
     HelpFormatter,
+    add_data_dir,
     add_eval_options,
     add_train_options,
     eval_config_from_args,
@@ -176,17 +177,14 @@ def _add_reading_commands(sub) -> None:
     fetch.set_defaults(func=commands.cmd_data_fetch, writes_run=False)
     ov = data_sub.add_parser("overlap", help="text shared by XQuAD-R (the QA training corpus) and MLQA-R "
                                              "(the evaluation): exact sentences, 8-word sequences, questions")
-    ov.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
-                                                      f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
+    add_data_dir(ov)
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
     cv = data_sub.add_parser("convert", help="write XQuAD-R / MLQA-R as BEIR folders (with lang and group fields)")
     cv.add_argument("--to", required=True, choices=["beir"],
                     help="output format: beir = corpus.jsonl, queries.jsonl and qrels/test.tsv with lang/group fields")
     cv.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="datasets to convert")
-    cv.add_argument("--data-dir", default=None,
-                    help=f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, "
-                         "../shared/datasets)")
+    add_data_dir(cv)
     cv.add_argument("--out", type=Path, required=True, help="folder that gets one sub-folder per dataset")
     cv.set_defaults(func=commands.cmd_data_convert, writes_run=False)
 
@@ -197,8 +195,7 @@ def _add_reading_commands(sub) -> None:
     se.add_argument("--languages", nargs="+", default=None,
                     help="candidate languages (default: every language of the dataset)")
     se.add_argument("-k", type=positive_int, default=10, help="candidates to show (>= 1)")
-    se.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
-                                                     f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
+    add_data_dir(se)
     se.set_defaults(func=commands.cmd_search, writes_run=False)
 
 

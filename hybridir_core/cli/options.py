@@ -81,6 +81,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+DATA_DIR_HELP = f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)"
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``, as every command that reads the LAReQA files takes it."""
+    parser.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+
+
 def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> None:
     """Evaluation options shared by ``evaluate``, ``train`` and ``sweep`` (``dataset``: the default)."""
     parser.add_argument("--dataset", default=dataset, type=_dataset_choice, metavar="{xquad-r,mlqa-r,all,FOLDER}",
@@ -94,9 +102,7 @@ def add_eval_options(parser: argparse.ArgumentParser, dataset: str = "all") -> N
                         help="encode candidates as sentence + paragraph (LAReQA option)")
     parser.add_argument("--encode-batch-size", "--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size,
                         dest="eval_batch_size", metavar="N", help="texts per encoding batch of the evaluation")
-    parser.add_argument("--data-dir", default=None,
-                        help=f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, "
-                             "../shared/datasets)")
+    add_data_dir(parser)
     parser.add_argument("--backend", default=_EVAL_DEFAULTS.backend, choices=EVAL_BACKENDS,
                         help="how texts are encoded: auto (default) = the fastest backend for this CPU "
                              "that passes the accuracy gate; torch = plain sentence-transformers")

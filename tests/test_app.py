@@ -250,8 +250,9 @@ def test_compare_download_is_the_cli_csv(roots, monkeypatch):
 def test_compare_significance_table(roots):
     at = open_page("pages/compare.py")
     table = at.dataframe[1].value
-    assert list(table.measure) == ["mono", "cross", "multi", "rank_distance"]
-    assert table.n_queries.eq(90).all() and table.p_holm.between(0, 1).all()
+    assert list(table.measure) == ["mono", "cross", "multi", "rank_distance", "lpr"]
+    per_cell = table.set_index("measure").n_queries  # Cross counts each (query, other language) cell
+    assert per_cell.drop("cross").eq(90).all() and per_cell["cross"] == 180 and table.p_holm.between(0, 1).all()
     at.selectbox(key="compare_b").set_value(at.selectbox(key="compare_a").value).run()
     assert any("two different runs" in i.value for i in at.info)
 

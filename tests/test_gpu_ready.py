@@ -102,8 +102,10 @@ def test_cli_precision_and_cached_loss_options():
     assert (config.precision, config.cached_loss, config.mini_batch_size, config.batch_size) == ("bf16", True, 16, 128)
     assert parse("--fp16").precision == "fp16" and parse("--precision", "bf16").precision == "bf16"
     assert parse().precision == "fp32" and parse().cached_loss is False
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(SystemExit):  # argparse refuses it, naming the choices
         parse("--precision", "fp8")
+    with pytest.raises(ValueError, match="precision must be one of"):  # and the configuration refuses it too
+        TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="mini_batch_size must be >= 1"):
         parse("--mini-batch-size", "0")
 

@@ -151,12 +151,20 @@ class ConstantEncoder:
         return np.tile(np.array([1, 0, 0, 0], dtype=np.float32), (len(texts), 1))
 
 
-@pytest.fixture
-def cheap_model(monkeypatch):
+def use_constant_model(monkeypatch) -> None:
+    """Every loader of a model (the registry and the modules that imported its function) gets the constant one."""
+    from hybridir_core.evaluation import evaluate as evaluation
+    from hybridir_core.jobs import pipeline
     from hybridir_core.models import registry as models
 
     loaded = fixture_model(ConstantEncoder(), "constant", params=0, layers=0, dim=4, scale="test")
-    monkeypatch.setattr(models, "ensure_loaded", lambda model: loaded)
+    for module in (models, evaluation, pipeline):
+        monkeypatch.setattr(module, "ensure_loaded", lambda model, options=None: loaded)
+
+
+@pytest.fixture
+def cheap_model(monkeypatch):
+    use_constant_model(monkeypatch)
 
 
 def evaluate(out, *extra):
@@ -207,10 +215,7 @@ def test_a_failed_overwrite_keeps_the_old_run_whole(tmp_path, cheap_model, monke
     assert runs.load_run(out).config["eval"]["languages"] == ["de", "en", "es"]
     assert [r.run_id for r in runs.list_runs(tmp_path / "runs").runs] == ["zs"]  # staging is hidden
     monkeypatch.undo()
-    from hybridir_core.models import registry as models  # the undo dropped the cheap model too
-
-    monkeypatch.setattr(models, "ensure_loaded", lambda model: fixture_model(
-        ConstantEncoder(), "constant", params=0, layers=0, dim=4, scale="test"))
+    use_constant_model(monkeypatch)  # the undo dropped the cheap model too
     assert evaluate(out, "--overwrite") == 0  # a retry clears what the failed one left
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["zs"]
     assert runs.load_run(out).config["eval"]["languages"] == ["de", "en"]

@@ -344,6 +344,9 @@ def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Reci
     if summary.empty:
         raise ValueError("no complete runs to report on")
     comparisons = comparisons if comparisons is not None else default_comparisons(summary)
+    for recipe in {r for pair in comparisons for r in pair}:
+        if not recipe.mask(summary).any():
+            raise ValueError(f"no complete run matches {recipe.label}")
     return StudyTables(summary, comparisons, *cached_families(found, folders, bootstrap),
                        [f"{a.path} (repeats {b.path})" for a, b in repeats])
 

@@ -19,7 +19,7 @@ def glance(frame) -> None:
     """The compact verdict table: rung x measure, coloured by the declared label."""
     text, tone = family_text.overview_grid(frame)
     styled = text.style.apply(lambda col: [TONES[t] for t in tone[col.name]], axis=0)
-    st.dataframe(styled, use_container_width=True)
+    st.table(styled)  # a static table paints at once (the data grid widget costs the first paint ~1 s)
     st.caption("hybrid(0.5) − mono, 95 % two-component t interval, and the declared label (Mono: the primary "
                "non-inferiority family P, margin 0.01; the rest: S1, Holm). Green: in hybrid's favour; red: "
                "against it. Rank distance and language preference: lower = less language bias.")

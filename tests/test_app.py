@@ -391,7 +391,7 @@ def test_answer_page_reads_the_shipped_families_without_computing(tmp_path, monk
     monkeypatch.setattr(family_cache, "write", lambda *a, **k: pytest.fail("the page computed the families"))
     st.cache_data.clear()
     at = open_page("pages/answer.py")
-    grid = at.dataframe[0].value
+    grid = at.table[0].value
     assert list(grid.index) == ["d2", "d4", "d6", "12L"] and "Mono" in grid.columns
     assert "degradation beyond the margin" in grid.loc["d2", "Mono"]
     assert len(at.get("plotly_chart")) == 3  # forest, scale trend, per-language heatmap

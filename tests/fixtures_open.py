@@ -1,6 +1,7 @@
 """A cheap deterministic encoder with non-trivial rankings, for the folder and TREC tests."""
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 from fixtures_runs import fixture_model
@@ -29,3 +30,18 @@ class NgramEncoder:
 def ngram_model():
     return fixture_model(NgramEncoder(), "ngram", params=0, layers=0, dim=DIM, scale="test",
                          query_prompt="", passage_prompt="")
+
+
+def lay_out_hub_cache(home: Path, hub_id: str, source: Path, commit: str) -> Path:
+    """A Hugging Face cache (``$HF_HOME/hub``) holding ``source`` as snapshot ``commit`` of ``hub_id``
+    (files linked, ``refs/main`` written), as ``huggingface_hub`` leaves it after a download."""
+    repo = home / "hub" / f"models--{hub_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    for path in source.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            target = snapshot / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixtures_open import lay_out_hub_cache
 
 from hybridir_core.models.registry import ensure_built, load_model
 from hybridir_core.paths import REPO_ROOT
@@ -24,16 +25,7 @@ BEIR = Path(__file__).parent / "data" / "tiny-beir"
 
 
 def lay_out_cache(home: Path, hub_id: str, source: Path) -> Path:
-    repo = home / "hub" / f"models--{hub_id.replace('/', '--')}"
-    snapshot = repo / "snapshots" / COMMIT
-    for path in source.rglob("*"):
-        if path.is_file() and not path.name.startswith("."):
-            target = snapshot / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(path)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(COMMIT)
-    return snapshot
+    return lay_out_hub_cache(home, hub_id, source, COMMIT)
 
 
 def evaluate_cli(home: Path, model: str, out: Path, *extra: str) -> subprocess.CompletedProcess:

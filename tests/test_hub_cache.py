@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from fixtures_open import lay_out_hub_cache
 
 from hybridir_core.models.registry import ensure_built, load_model
 
@@ -27,16 +28,7 @@ print(json.dumps({**m.record(), "embedding": emb[0].tolist()}))
 
 
 def hub_cache(home: Path, source: Path) -> Path:
-    repo = home / "hub" / "models--intfloat--multilingual-e5-small"
-    snapshot = repo / "snapshots" / REVISION
-    for path in source.rglob("*"):
-        if path.is_file() and not path.name.startswith("."):
-            target = snapshot / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(path)
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(REVISION)
-    return snapshot
+    return lay_out_hub_cache(home, "intfloat/multilingual-e5-small", source, REVISION)
 
 
 def load_offline(home: Path) -> subprocess.CompletedProcess:

@@ -208,7 +208,7 @@ def launch(job: JobConfig, quick: bool, runs_root) -> None:
     else:
         suggested = f"zs-{model}-{'all' if len(job.eval.datasets) > 1 else job.eval.datasets[0]}"
     suggested += ("-quick" if quick else "") + time.strftime("-%m%d-%H%M")
-    name = st.text_input("Run name", placeholder=suggested, help="Letters, digits, '.', '_' or '-'; "
+    name = st.text_input("Run name", placeholder=suggested, key="run_name", help="Letters, digits, '.', '_' or '-'; "
                          "leave empty to use the suggestion.").strip() or suggested
     st.caption("The same run from a terminal:")
     st.code("python -m hybridir_core " + shlex.join(job_argv(job, ui.shown_path(runs_root / name))), language="bash",

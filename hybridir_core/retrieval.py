@@ -6,6 +6,8 @@ Metrics never use this path: they need the exact rank of every relevant candidat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faiss
 import numpy as np
 
@@ -25,12 +27,19 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def search_dataset(model: str, dataset: str, query: str, k: int = 10,
-                   languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
-    """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
+                   languages: list[str] | None = None, data_dir: str | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
+    """The top ``k`` candidates of a dataset for one free-text query.
+
+    The candidates' embeddings are encoded on the first call (``progress`` shows it) and kept
+    on disk (``search_cache``) for later calls with the same model and data.
+    """
     from .config import EvalConfig
     from .data import load_lareqa
+    from .encoders import build
     from .evaluate import encode_texts, make_encoder
     from .models import load_model
+    from .search_cache import cache_file, cached_embeddings, data_signature, model_signature
 
     if not query.strip():
         raise ValueError("the query is empty")
@@ -38,10 +47,16 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     loaded = load_model(model)
     data = load_lareqa(dataset, data_dir, languages)
-    texts = data.candidates["text"].tolist()
-    encoder = make_encoder(loaded, EvalConfig(model=model), texts, loaded.spec.passage_prompt)
-    cand = encode_texts(encoder, texts, loaded.spec.passage_prompt)
-    q = encode_texts(encoder, [query], loaded.spec.query_prompt)
+    texts, prompt = data.candidates["text"].tolist(), loaded.spec.passage_prompt
+    path = cache_file(loaded.spec.name, dataset, model_signature(loaded.local_dir, loaded.spec.name),
+                      data_signature(texts, data.candidates["lang"].tolist(), prompt))
+
+    def encode() -> np.ndarray:
+        encoder = make_encoder(loaded, EvalConfig(model=model), texts, prompt)
+        return encode_texts(encoder, texts, prompt, progress, f"encoding {len(texts)} candidates (once)")
+
+    cand, _ = cached_embeddings(path, encode)
+    q = encode_texts(build("torch", loaded.model, 1), [query], loaded.spec.query_prompt)
     scores, idx = top_k(build_index(cand), q, k)
     return [
         {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}

@@ -107,6 +107,7 @@ def test_readme_section_is_replaced(tmp_path):
     assert "new table" in text and "old" not in text and text.endswith("tail\n")
 
 
+@pytest.mark.training
 def test_backends_and_train_speed_parts(tmp_path):
     """Parts 5 and 6 on a tiny slice with the MiniLM fixture: their rows, tables and checks, not timings.
 

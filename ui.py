@@ -11,8 +11,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from hybridir_core import bias, jobs, metrics, paths, report, runs, stats, vocabulary
-from hybridir_core import published as published_numbers
+from hybridir_core import paths
+from hybridir_core.analysis import published as published_numbers
+from hybridir_core.analysis import report, stats
+from hybridir_core.evaluation import bias, metrics
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs import measures
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset xquad-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")
@@ -145,7 +150,7 @@ def pick_runs(title: str, choices: list[runs.Run], key: str, default: int | None
 
 def datasets_of(selected: list[runs.Run]) -> list[str]:
     """The datasets these runs were evaluated on, XQuAD-R first (the protocol's order)."""
-    return vocabulary.dataset_order({d for r in selected for d in r.metrics})
+    return measures.dataset_order({d for r in selected for d in r.metrics})
 
 
 def require_runs(min_runs: int = 1) -> list[runs.Run] | None:
@@ -263,7 +268,7 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
 
 
 def _cancel_slurm(path: Path) -> None:
-    from hybridir_core.launchers import LaunchError, cancel
+    from hybridir_core.jobs.launchers import LaunchError, cancel
 
     try:
         cancel(path, wait_s=5.0)

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hybridir_core import encoders, evaluate, ranking
-from hybridir_core.data import load_lareqa
+from hybridir_core.data.lareqa import load_lareqa
 from hybridir_core.devices import cpu_record
-from hybridir_core.models import load_model
+from hybridir_core.evaluation import evaluate, ranking
+from hybridir_core.models import encoders
+from hybridir_core.models.registry import load_model
 from hybridir_core.paths import REPO_ROOT
 
 from .common import DataSpec, Profile, load_data, machine_info, machine_label, ratio, run_task, write_result

@@ -157,7 +157,7 @@ PROFILES = {
 
 def load_data(spec: DataSpec | dict):
     """The LAReQA slice of ``spec``."""
-    from hybridir_core.data import load_lareqa
+    from hybridir_core.data.lareqa import load_lareqa
 
     if isinstance(spec, dict):
         spec = DataSpec.from_dict(spec)
@@ -248,15 +248,15 @@ class HashEncoder:
 def resolve_model(name: str) -> tuple[str, str | None]:
     """The model name children will load, and why it differs from ``name`` (or None).
 
-    ``hybridir_core.models`` (the offline me5 registry) may be absent on a development
+    ``hybridir_core.models.registry`` (the offline me5 registry) may be absent on a development
     checkout; the benchmark then falls back to the English MiniLM fixture and says so.
     """
     if name in (FIXTURE_MODEL, HASH_MODEL) or Path(name).is_dir():
         return name, None
     try:
-        importlib.import_module("hybridir_core.models")
+        importlib.import_module("hybridir_core.models.registry")
     except ImportError as exc:
-        return FIXTURE_MODEL, f"hybridir_core.models unavailable ({exc}); used {FIXTURE_MODEL}"
+        return FIXTURE_MODEL, f"hybridir_core.models.registry unavailable ({exc}); used {FIXTURE_MODEL}"
     return name, None
 
 
@@ -274,7 +274,7 @@ def load_bench_model(name: str) -> BenchLoaded:
                                             sum(p.numel() for p in model.parameters()), 6,
                                             model.get_embedding_dimension(), "fixture"),
                            path)
-    from hybridir_core.models import load_model
+    from hybridir_core.models.registry import load_model
 
     return load_model(name)
 

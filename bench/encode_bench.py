@@ -11,7 +11,7 @@ Variants:
         library's default (32).
     hybridir: ``evaluate.encode_texts`` (each distinct text once, longest first, slices).
     hybridir_<backend>: ``EvalConfig.backend`` = bucketed, int8, bf16, onnx, auto (see
-        ``hybridir_core.encoders``; preparing a backend counts in its time, an ONNX export
+        ``hybridir_core.models.encoders``; preparing a backend counts in its time, an ONNX export
         only once since the graph is cached).
     sentence-transformers' ONNX / OpenVINO backends: see ``SKIPPED``.
 """
@@ -42,7 +42,7 @@ SKIPPED = {
 def task_encode_variant(model: str, data: dict, variant: str, batch_size: int, chunk_size: int,
                         workdir: str) -> dict:
     """Encode the slice with one variant (timed), save the embeddings, score them (untimed)."""
-    from hybridir_core import evaluate
+    from hybridir_core.evaluation import evaluate
 
     spec = DataSpec.from_dict(data)
     loaded = load_bench_model(model)

@@ -177,7 +177,7 @@ def aggregates_from_cells(cells: dict[str, float]) -> dict[str, float]:
 
 def hybridir_metrics(loaded, d, data: DataSpec, batch_size: int, chunk_size: int, **config_extra):
     """``evaluate_dataset`` + ``summarise``: (result, matrix, summary, summarise seconds)."""
-    from hybridir_core import evaluate
+    from hybridir_core.evaluation import evaluate
 
     config = eval_config(loaded.spec.name, data, batch_size, chunk_size, **config_extra)
     result = evaluate.evaluate_dataset(loaded, d, config)
@@ -192,7 +192,7 @@ def hybridir_metrics(loaded, d, data: DataSpec, batch_size: int, chunk_size: int
 def task_hybridir_e2e(model: str, data: dict, batch_size: int, chunk_size: int, workdir: str,
                       save_embeddings: bool = True) -> dict:
     """hybridir with the real model: encode + exact ranks + summary; saves the embeddings."""
-    from hybridir_core import evaluate  # noqa: F401  (imported outside the timed stage)
+    from hybridir_core.evaluation import evaluate  # noqa: F401  (imported outside the timed stage)
 
     spec = DataSpec.from_dict(data)
     out: dict = {}
@@ -263,7 +263,7 @@ def task_st_plain_encode(model: str, data: dict, batch_size: int, workdir: str |
 
 def task_hybridir_metrics(data: dict, workdir: str, batch_size: int = 64, chunk_size: int = 512) -> dict:
     """hybridir's metric stage (exact ranks + summary) on the saved embeddings."""
-    from hybridir_core import evaluate  # noqa: F401  (imported outside the timed stage)
+    from hybridir_core.evaluation import evaluate  # noqa: F401  (imported outside the timed stage)
 
     spec = DataSpec.from_dict(data)
     d, q_emb, c_emb, meta = load_cached(spec, workdir)

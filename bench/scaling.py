@@ -41,8 +41,8 @@ def growth(sizes, values) -> dict:
 
 def _metric_stage(q_emb, pool_emb, pool_lang, relevant, query_frame, chunk_size: int) -> dict:
     """exact_ranks + ranks_table + summarise on one pool (timed, with memory)."""
-    from hybridir_core import evaluate, ranking
-    from hybridir_core.data import LareqaData
+    from hybridir_core.data.lareqa import LareqaData
+    from hybridir_core.evaluation import evaluate, ranking
 
     langs = sorted(set(pool_lang))
     block = pd.Series(pool_lang).map({lang: i for i, lang in enumerate(langs)}).to_numpy()
@@ -59,7 +59,8 @@ def _metric_stage(q_emb, pool_emb, pool_lang, relevant, query_frame, chunk_size:
 def task_real_pools(model: str, data: dict, workdir: str, sizes: list[int], n_queries: int,
                     batch_size: int = 64, chunk_size: int = 512, seed: int = 0) -> dict:
     """Both real-pool series (see the module docstring)."""
-    from hybridir_core import encoders, evaluate
+    from hybridir_core.evaluation import evaluate
+    from hybridir_core.models import encoders
 
     spec = DataSpec.from_dict(data)
     xq = load_data(spec)
@@ -117,7 +118,7 @@ def task_real_pools(model: str, data: dict, workdir: str, sizes: list[int], n_qu
 def task_synthetic(sizes: list[int], n_queries: int, dim: int, k: int = 10, chunk_size: int = 64,
                    seed: int = 0) -> dict:
     """FAISS top-k and exact ranks over nested synthetic pools of unit vectors."""
-    from hybridir_core import ranking, retrieval
+    from hybridir_core.evaluation import ranking, retrieval
 
     rng = np.random.default_rng(seed)
     n_max = max(sizes)

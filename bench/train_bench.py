@@ -14,7 +14,7 @@ Throughput is pairs per second between the end of the warm-up steps and the end 
 step (``on_step_end`` to ``on_step_end``, so fetching and collating each batch counts).
 The sampler's own set-up time (``LanguageBatchSampler._prepare``) is reported apart.
 
-Needs ``hybridir_core.sampling``, ``corpora`` and ``train`` (being written alongside);
+Needs ``hybridir_core.training.sampling``, ``corpora`` and ``train`` (being written alongside);
 :func:`run` reports ``skipped`` with the reason when they are missing.
 """
 
@@ -34,7 +34,7 @@ TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
 def missing_modules() -> list[str]:
     """The training modules this part needs that cannot be imported, with the reason."""
     out = []
-    for name in ("hybridir_core.sampling", "hybridir_core.corpora", "hybridir_core.train"):
+    for name in ("hybridir_core.training.sampling", "hybridir_core.data.corpora", "hybridir_core.training.trainer"):
         try:
             importlib.import_module(name)
         except Exception as exc:  # ImportError, or a module half-written
@@ -51,8 +51,10 @@ def task_train(model: str, sampler: str, steps: int, warmup_steps: int, batch_si
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback
 
-    from hybridir_core import corpora, sampling, train
     from hybridir_core.config import SamplingConfig
+    from hybridir_core.data import corpora
+    from hybridir_core.training import sampling
+    from hybridir_core.training import trainer as train
 
     out: dict = {"sampler": sampler}
     loaded = load_bench_model(model)

@@ -46,9 +46,9 @@ def train_once(model: str, layers: int, overrides: dict, eval_spec: dict | None,
                device: str = "cpu") -> dict:
     """The study's protocol (batch 32, hybrid α = 0.5, the model's learning rate, no validation)
     with ``overrides``; every step's loss, pairs/s, CPU s/pair, peak memory and quick metrics."""
-    from hybridir_core import train
     from hybridir_core.config import SamplingConfig, TrainConfig
-    from hybridir_core.models import default_learning_rate, load_model
+    from hybridir_core.models.registry import default_learning_rate, load_model
+    from hybridir_core.training import trainer as train
 
     steps = overrides.get("steps", 20)
     options = {"batch_size": 32, "seed": 0, "validation_items": 0, "eval_steps": steps, "save_steps": steps,
@@ -92,7 +92,7 @@ def _peak_memory_mb(device: str) -> float:
 
 def _quick_eval(loaded, model: str, spec: dict, out: Path, backend: str = "torch") -> dict:
     from hybridir_core.config import EvalConfig
-    from hybridir_core.evaluate import run_evaluation
+    from hybridir_core.evaluation.evaluate import run_evaluation
 
     spec = DataSpec.from_dict(spec) if isinstance(spec, dict) else spec
     config = EvalConfig(model=model, datasets=(spec.dataset,), limit_per_lang=spec.limit_per_lang,

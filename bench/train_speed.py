@@ -45,7 +45,7 @@ def task_variant(model: str, variant: str, steps: int, seed: int = 0) -> dict:
     """Train ``steps`` steps with one variant (in a fresh process); its throughput and losses."""
     import torch
 
-    from hybridir_core import train
+    from hybridir_core.training import trainer as train
 
     settings = VARIANTS[variant]
     threads = torch.get_num_threads()
@@ -68,9 +68,9 @@ def task_variant(model: str, variant: str, steps: int, seed: int = 0) -> dict:
 
 
 def _train_variant(model: str, variant: str, settings: dict, steps: int, seed: int) -> dict:
-    from hybridir_core import train
     from hybridir_core.config import SamplingConfig, TrainConfig
-    from hybridir_core.models import load_model
+    from hybridir_core.models.registry import load_model
+    from hybridir_core.training import trainer as train
 
     config = TrainConfig(model=model, corpus="xquad", sampling=SamplingConfig("hybrid", 0.5), steps=steps,
                          batch_size=32, seed=seed, eval_steps=steps, save_steps=steps,

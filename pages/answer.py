@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from hybridir_core import figures, inference, report
+from hybridir_core.analysis import figures, intervals, report
 
 QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval on MLQA-R while it "
             "improves cross-lingual and multilingual retrieval and reduces language bias, and does "
@@ -32,7 +32,7 @@ def main() -> None:
     if found is None:
         return
     margin = st.sidebar.number_input("Non-inferiority margin (Mono mAP)", 0.001, 0.1,
-                                     inference.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
+                                     intervals.DEFAULT_MARGIN, 0.001, format="%.3f", key="answer_margin")
     datasets = tuple(d for d in ("mlqa-r", "xquad-r") if d in ui.datasets_of(found))
     table = ui.verdict(datasets, float(margin))
     repeats = report.one_run_per_seed(found)[1]
@@ -48,7 +48,7 @@ def main() -> None:
         st.markdown(f"- {sentence}")
     event = st.plotly_chart(figures.forest_plot(table, dataset, float(margin)), key="forest",
                             on_select="rerun", selection_mode="points")
-    st.caption(report.VERDICT_HEADER.format(n=inference.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
+    st.caption(report.VERDICT_HEADER.format(n=intervals.DEFAULT_RESAMPLES, margin=float(margin)).split("\n\n", 1)[1])
     st.subheader("Does it change with scale?")
     for line in report.scale_markdown(ui.scale_change((dataset,))).splitlines():
         st.markdown(line)

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from hybridir_core import figures, published
+from hybridir_core.analysis import figures, published
 
 
 def main() -> None:

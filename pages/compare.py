@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from hybridir_core import export
+from hybridir_core.analysis import export
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import ui
-from hybridir_core import jobs, vocabulary
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import protocol
 
 
 @st.fragment(run_every=3)
@@ -40,7 +41,7 @@ def main() -> None:
 
     if found.runs:
         st.subheader("Runs")
-        table = vocabulary.runs_table(found.runs)
+        table = protocol.runs_table(found.runs)
         st.dataframe(table, hide_index=True, column_config={
             "alpha": st.column_config.NumberColumn("α", format="%.2f"),
             **{c: st.column_config.NumberColumn(c, format="%.3f") for c in table.columns

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import ui
-from hybridir_core import figures, vocabulary
+from hybridir_core.analysis import figures
+from hybridir_core.runs import measures
 
 METRICS = {"mAP": "map", "Recall@1": "recall_at_1", "Recall@10": "recall_at_10"}
 PER_QUERY = {"map": "ap", "recall_at_1": "recall_at_1", "recall_at_10": "recall_at_10"}
@@ -26,7 +27,7 @@ def main() -> None:
         "Test each cell (paired randomization over queries, Holm-corrected)", key="matrix_tests")
 
     st.plotly_chart(figures.matrix_heatmap(run.matrix, dataset, metric,
-                                           title=f"{ui.label(run)}: {vocabulary.METRIC_LABELS[metric]} on {dataset}"),
+                                           title=f"{ui.label(run)}: {measures.METRIC_LABELS[metric]} on {dataset}"),
                     key="heatmap")
     if other is not None:
         tests = ui.cell_tests(run, other, dataset, PER_QUERY[metric]) if test_cells else None

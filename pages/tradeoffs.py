@@ -3,9 +3,10 @@
 import streamlit as st
 
 import ui
-from hybridir_core import figures, published, report, vocabulary
+from hybridir_core.analysis import figures, published, report
+from hybridir_core.runs import measures, protocol
 
-AXES = {label: key for key, label in vocabulary.MAP_LABELS.items()}
+AXES = {label: key for key, label in measures.MAP_LABELS.items()}
 
 
 def main() -> None:
@@ -13,7 +14,7 @@ def main() -> None:
     found = ui.require_runs()
     if found is None:
         return
-    summary = vocabulary.summary_frame(found)
+    summary = protocol.summary_frame(found)
     dataset = st.sidebar.selectbox("Dataset", ui.datasets_of(found), key="trade_dataset")
     x = AXES[st.sidebar.selectbox("x axis", list(AXES), index=0, key="trade_x")]
     y = AXES[st.sidebar.selectbox("y axis", list(AXES), index=1, key="trade_y")]
@@ -40,7 +41,7 @@ def main() -> None:
                    "(evaluation languages and limit, training corpus, steps, batch size, learning rate, ...) "
                    "is the same; *evaluation* names a quick or language-subset protocol.")
         shown = ["model", "training", "evaluation", "steps", "n_seeds", "seeds"] + [
-            f"{v}_{s}" for v in vocabulary.MEASURES for s in ("mean", "std")]
+            f"{v}_{s}" for v in measures.MEASURES for s in ("mean", "std")]
         st.dataframe(seeds[shown], hide_index=True)
 
     st.subheader("Local runs")

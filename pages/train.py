@@ -5,9 +5,11 @@ import time
 import streamlit as st
 
 import ui
-from hybridir_core import devices, jobs, launchers
+from hybridir_core import devices
 from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.jobs import launchers
+from hybridir_core.jobs import queue as jobs
 
 FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
 
@@ -18,7 +20,7 @@ def model_choices() -> tuple[dict[str, str], dict[str, bool], str | None]:
     non-embedding parameters and build state; which offline models are built; the error when
     the registry cannot be read."""
     try:
-        from hybridir_core.models import is_built, list_models, resolve_cache_dir
+        from hybridir_core.models.registry import is_built, list_models, resolve_cache_dir
 
         specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
         built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
@@ -76,7 +78,7 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
                             limit_per_lang=limit)
     if train is None:
         return JobConfig("evaluate", evaluation)
-    from hybridir_core.models import default_learning_rate  # the registry is optional for browsing
+    from hybridir_core.models.registry import default_learning_rate  # the registry is optional for browsing
 
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
     config = TrainConfig(model=model, corpus=train["corpus"], sampling=sampling, steps=train["steps"],

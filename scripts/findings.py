@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybridir_core import report, runs
+from hybridir_core.analysis import report
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 STUDY = REPO / "results" / "reference"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The study on its main protocol: train on XQuAD-R QA triplets (hybridir_core/qa_pairs.py),
+# The study on its main protocol: train on XQuAD-R QA triplets (hybridir_core/data/qa_pairs.py),
 # evaluate zero-shot on MLQA-R only. For each rung given (smallest first): hybrid(0.5) and mono
 # seed by seed (0, 1, 2), then cross. Complete runs are skipped, so the script resumes; every run takes
 # the CPU lock, so it never shares the two cores with another heavy job.

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
-from hybridir_core.models import LoadedModel, ModelSpec
+from hybridir_core.models.registry import LoadedModel, ModelSpec
 
 EVAL = EvalConfig(datasets=("xquad-r",), languages=("de", "en", "es"), limit_per_lang=30)
 # (run id, strategy, alpha, mix, projection seed); strategy None = zero-shot
@@ -98,7 +98,7 @@ def build_fixture_runs(base: Path) -> tuple[Path, Path]:
     """Write the fixture runs under ``base/runs`` and a reference copy under ``base/reference``."""
     from sentence_transformers import SentenceTransformer
 
-    from hybridir_core.evaluate import run_evaluation
+    from hybridir_core.evaluation.evaluate import run_evaluation
 
     runs_root, ref_root = base / "runs", base / "reference"
     encoder = CachingEncoder(SentenceTransformer(str(minilm_dir()), device="cpu"))

@@ -14,8 +14,11 @@ import streamlit as st
 from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs, writable_copy
 from streamlit.testing.v1 import AppTest
 
-from hybridir_core import devices, export, jobs, paths, runs
+from hybridir_core import devices, paths
+from hybridir_core.analysis import export
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import cli, data, runs
+from hybridir_core import cli
 from hybridir_core.config import EvalConfig
+from hybridir_core.data import lareqa as data
+from hybridir_core.runs import directory as runs
 
 
 def paragraph(qas=None, context="Alpha is first. Beta is second.", breaks=((0, 15), (16, 31))):
@@ -173,7 +175,7 @@ def test_search_k_is_checked_before_any_encoding(capsys, k):
 
 
 def test_search_dataset_refuses_k_below_one():
-    from hybridir_core.retrieval import search_dataset
+    from hybridir_core.evaluation.retrieval import search_dataset
 
     with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
         search_dataset("no-such-model-is-loaded", "xquad-r", "who?", k=0)

@@ -151,7 +151,7 @@ def test_an_in_process_variant_leaves_training_as_it_found_it(monkeypatch):
     """compile and threads-1 patch the trainer's arguments and torch's threads for one variant only."""
     import torch
 
-    from hybridir_core import train
+    from hybridir_core.training import trainer as train
 
     plain, threads, seen = train.training_arguments, torch.get_num_threads(), []
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from hybridir_core import bias
+from hybridir_core.evaluation import bias
 
 
 def _ranks(rows, dataset="d"):

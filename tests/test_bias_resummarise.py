@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from fixtures_runs import fixture_model
 
-from hybridir_core import bias, evaluate, runs
 from hybridir_core.config import EvalConfig
+from hybridir_core.evaluation import bias, evaluate
+from hybridir_core.runs import directory as runs
 
 CONFIG = EvalConfig(model="hashed", datasets=("xquad-r", "mlqa-r"), languages=("de", "en"),
                     limit_per_lang=6, chunk_size=16)

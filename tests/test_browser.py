@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from fixtures_runs import ALL_LOCAL, REFERENCE, fixture_runs
 
-from hybridir_core import export, figures, paths, runs
+from hybridir_core import paths
+from hybridir_core.analysis import export, figures
+from hybridir_core.runs import directory as runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from hybridir_core import data
-from hybridir_core.data import DataError, load_lareqa
+from hybridir_core.data import lareqa as data
+from hybridir_core.data.lareqa import DataError, load_lareqa
 
 
 @pytest.fixture(scope="module")

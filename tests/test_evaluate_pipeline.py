@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from fixtures_runs import fixture_model
 
-from hybridir_core import bias, evaluate, export, metrics, runs
+from hybridir_core.analysis import export
 from hybridir_core.config import EvalConfig
-from hybridir_core.data import load_lareqa
+from hybridir_core.data.lareqa import load_lareqa
+from hybridir_core.evaluation import bias, evaluate, metrics
+from hybridir_core.runs import directory as runs
 
 
 class ConstantEncoder:

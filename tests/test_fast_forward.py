@@ -8,8 +8,8 @@ from fixtures_runs import minilm_dir
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
-from hybridir_core import fast_forward as ff
 from hybridir_core.config import TrainConfig
+from hybridir_core.training import fast_forward as ff
 
 
 def test_length_chunks_sorts_longest_first_and_keeps_each_chunk_within_the_budget():
@@ -20,7 +20,7 @@ def test_length_chunks_sorts_longest_first_and_keeps_each_chunk_within_the_budge
 
 
 def test_train_backend_is_checked_and_kept_out_of_the_protocol():
-    from hybridir_core.vocabulary import TRAIN_PROTOCOL
+    from hybridir_core.runs.protocol import TRAIN_PROTOCOL
 
     with pytest.raises(ValueError, match="train_backend"):
         TrainConfig(train_backend="fast")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from hybridir_core import cli, paths
-from hybridir_core.corpora import load_xnli
-from hybridir_core.data import MANIFEST, DataError
-from hybridir_core.fetch import TRUSTED, Source, fetch_all, fetch_file, load_sources
+from hybridir_core.data.corpora import load_xnli
+from hybridir_core.data.fetch import TRUSTED, Source, fetch_all, fetch_file, load_sources
+from hybridir_core.data.lareqa import MANIFEST, DataError
 
 SHARED = paths.DEFAULT_DATA_ROOTS[1]
 FILES = {"hello.txt": b"hello, fetch\n" * 1000}

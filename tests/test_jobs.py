@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import jobs, paths, runs
+from hybridir_core import paths
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.jobs import queue as jobs
+from hybridir_core.runs import directory as runs
 
 FAKE_CLI = r'''
 import json, os, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, os.environ["HYBRIDIR_REPO"])
-from hybridir_core import runs
+from hybridir_core.runs import directory as runs
 
 assert sys.argv[1] == "run", sys.argv
 out = Path(sys.argv[2])
@@ -300,7 +302,7 @@ def test_a_killed_command_line_run_shows_interrupted(tmp_path):
     import subprocess
 
     run_dir = tmp_path / "runs" / "killed"
-    code = ("import sys, time; from pathlib import Path; from hybridir_core import runs; "
+    code = ("import sys, time; from pathlib import Path; from hybridir_core.runs import directory as runs; "
             "runs.StatusWriter(Path(sys.argv[1])).update(state='running', phase='encoding'); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], cwd=paths.REPO_ROOT)
     assert wait_for(lambda: runs.read_status(run_dir).get("state") == "running")

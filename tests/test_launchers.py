@@ -11,7 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from hybridir_core import launchers, paths, runs
+from hybridir_core import paths
+from hybridir_core.jobs import launchers
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 SQUEUE = """#!/bin/sh

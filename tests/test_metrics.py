@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from hybridir_core import bias, metrics, ranking
+from hybridir_core.evaluation import bias, metrics, ranking
 
 
 def test_ap_one_relevant_is_reciprocal_rank():

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybridir_core import models
-from hybridir_core.e5s1 import dequantize_q4_0, precompiled_charsmap, read_precompiled_charsmap
-from hybridir_core.models import COMPLETE_MARKER, ModelError, ensure_built, load_model
+from hybridir_core.models import registry as models
+from hybridir_core.models.e5s1 import dequantize_q4_0, precompiled_charsmap, read_precompiled_charsmap
+from hybridir_core.models.registry import COMPLETE_MARKER, ModelError, ensure_built, load_model
 
 # Reference token ids from XLM-R's own tokenizer.json (the multilingual-e5-small one; see
 # bench/tokenizer_fidelity.py). The first three are e5.c's too; e5.c differs on the fourth

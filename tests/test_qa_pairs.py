@@ -11,11 +11,11 @@ from test_train import FIXTURE, minilm
 
 from hybridir_core import cli
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from hybridir_core.corpora import ParallelCorpus, load_xnli
-from hybridir_core.data import LareqaData, load_lareqa
-from hybridir_core.qa_pairs import OverlapIndex, load_xquad_qa, measure_overlap, ngrams, tokens
-from hybridir_core.sampling import LanguageBatchSampler, PairLayout, pair_dataset
-from hybridir_core.train import split_corpus, train_model
+from hybridir_core.data.corpora import ParallelCorpus, load_xnli
+from hybridir_core.data.lareqa import LareqaData, load_lareqa
+from hybridir_core.data.qa_pairs import OverlapIndex, load_xquad_qa, measure_overlap, ngrams, tokens
+from hybridir_core.training.sampling import LanguageBatchSampler, PairLayout, pair_dataset
+from hybridir_core.training.trainer import split_corpus, train_model
 
 LANGS = ("en", "de", "es")
 
@@ -123,7 +123,7 @@ def test_xnli_entailment_only_keeps_labelled_entailments():
     assert len(pairs) == 830 and pairs.n_items == 830  # dev: one entailment per premise; test unlabelled
     labels = dict(zip(everything.queries[:, 0], [None] * len(everything)))
     assert set(pairs.queries[:, 0]) <= set(labels)
-    from hybridir_core.corpora import _read_tsv, find_corpus_dir
+    from hybridir_core.data.corpora import _read_tsv, find_corpus_dir
 
     rows = _read_tsv(find_corpus_dir("xnli") / "dev-en.tsv", (3,))
     entailed = {r[1] for r in rows if r[2] == "entailment"}

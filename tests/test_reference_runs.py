@@ -4,7 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import bias, metrics, report, runs, vocabulary
+from hybridir_core.analysis import report
+from hybridir_core.evaluation import bias, metrics
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs import protocol
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
 LADDER = REFERENCE.parent / "ladder"
@@ -41,7 +44,7 @@ def test_findings_follow_from_the_shipped_runs(root):
     found = runs.list_runs(root).runs
     blocks = report.readme_blocks(report.study_tables(found))
     findings = (root / "FINDINGS.md").read_text(encoding="utf-8")
-    summary = vocabulary.summary_frame(found)
+    summary = protocol.summary_frame(found)
     for part in (report.seed_table_markdown(report.seed_table(summary)),
                  report.alpha_markdown(report.alpha_table(summary)), blocks["verdict"], blocks["scale"]):
         assert part in findings
@@ -62,7 +65,7 @@ def test_verdict_rows_name_their_lowest_seed_run_pair():
     for row in table.itertuples():
         a, b = by_id[row.run_a].config, by_id[row.run_b].config
         assert a["model"]["name"] == b["model"]["name"]
-        assert vocabulary.protocol_of(by_id[row.run_a]) == vocabulary.protocol_of(by_id[row.run_b])
+        assert protocol.protocol_of(by_id[row.run_a]) == protocol.protocol_of(by_id[row.run_b])
         assert (a["train"]["sampling"]["strategy"], b["train"]["sampling"]["strategy"]) == ("hybrid", row.against)
         assert a["train"]["seed"] == b["train"]["seed"] == 0
 

@@ -8,9 +8,10 @@ import pytest
 from fixtures_runs import ALL_LOCAL, fixture_runs
 from test_figures import summary_rows
 
-from hybridir_core import cli, figures, report
+from hybridir_core import cli
+from hybridir_core.analysis import figures, report
+from hybridir_core.analysis.report import Recipe
 from hybridir_core.cli.options import parse_recipe
-from hybridir_core.report import Recipe
 
 
 def seeded_rows() -> pd.DataFrame:
@@ -132,7 +133,7 @@ def _quick_copies(runs_root, source: str, limits_and_values) -> None:
     import json
     import shutil
 
-    from hybridir_core import runs
+    from hybridir_core.runs import directory as runs
 
     for i, (limit, value) in enumerate(limits_and_values):
         copy = runs_root / f"{source}-quick{i}"
@@ -149,13 +150,14 @@ def _quick_copies(runs_root, source: str, limits_and_values) -> None:
 def test_quick_runs_never_move_the_mean_of_a_recipe(tmp_path_factory, tmp_path):
     from fixtures_runs import ZERO_SHOT, writable_copy
 
-    from hybridir_core import runs, vocabulary
+    from hybridir_core.runs import directory as runs
+    from hybridir_core.runs import protocol
 
     runs_root, _ = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
-    before = report.seed_table(vocabulary.summary_frame(runs.list_runs(runs_root).runs))
+    before = report.seed_table(protocol.summary_frame(runs.list_runs(runs_root).runs))
     _quick_copies(runs_root, ZERO_SHOT, [(5, 0.99), (5, 0.01)])
     found = runs.list_runs(runs_root).runs
-    summary = vocabulary.summary_frame(found)
+    summary = protocol.summary_frame(found)
     after = report.seed_table(summary)
     zero_shot = after[after.training == "zero-shot"].set_index("evaluation")
     assert list(zero_shot.index) == ["quick: 30/lang · 3 languages", "quick: 5/lang · 3 languages"]
@@ -168,14 +170,15 @@ def test_quick_runs_never_move_the_mean_of_a_recipe(tmp_path_factory, tmp_path):
     with pytest.raises(ValueError, match="2 protocols"):
         Recipe("minilm-test", "zero-shot").select(summary)
     # the Home table and the CSV say which runs are quick or a subset
-    table = vocabulary.runs_table(found).set_index("run")
+    table = protocol.runs_table(found).set_index("run")
     assert table.loc[f"{ZERO_SHOT}-quick0", "evaluation"] == "quick: 5/lang · 3 languages"
     assert table.loc[ZERO_SHOT, "languages"] == "de en es"
 
 
 def test_protocol_fields_separate_training_setups():
-    from hybridir_core import runs, vocabulary
     from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+    from hybridir_core.runs import directory as runs
+    from hybridir_core.runs import protocol
 
     def run(lr=3e-5, seed=0, languages=None, alpha=0.5, report_to=(), precision="fp32"):
         train = TrainConfig(learning_rate=lr, seed=seed, sampling=SamplingConfig("hybrid", alpha),
@@ -183,40 +186,40 @@ def test_protocol_fields_separate_training_setups():
         config = {"model": {"name": "m"}, "eval": EvalConfig(languages=languages).to_dict(), "train": train.to_dict()}
         return runs.Run(Path("r"), config, {}, pd.DataFrame())
 
-    ids = {name: vocabulary.protocol_id(vocabulary.protocol_of(r)) for name, r in {
+    ids = {name: protocol.protocol_id(protocol.protocol_of(r)) for name, r in {
         "base": run(), "seed": run(seed=3), "alpha": run(alpha=0.25), "logging": run(report_to=("tensorboard",)),
         "lr": run(lr=1e-3), "subset": run(languages=("de", "en")), "bf16": run(precision="bf16")}.items()}
     assert ids["base"] == ids["seed"] == ids["alpha"] == ids["logging"]  # recipe or bookkeeping, not protocol
     assert len({ids["base"], ids["lr"], ids["subset"], ids["bf16"]}) == 4  # bf16 training never pools with fp32
-    assert vocabulary.describe_protocol(run(precision="bf16"))["trained_on"] == "xnli · 200 steps · bf16"
+    assert protocol.describe_protocol(run(precision="bf16"))["trained_on"] == "xnli · 200 steps · bf16"
     old_file = run()
     del old_file.config["train"]["precision"]  # a run file without the field: fp32, the default
-    assert vocabulary.protocol_id(vocabulary.protocol_of(old_file)) == ids["base"]
-    assert vocabulary.evaluation_label(vocabulary.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
-    assert vocabulary.evaluation_label(EvalConfig().to_dict()) == "full"
+    assert protocol.protocol_id(protocol.protocol_of(old_file)) == ids["base"]
+    assert protocol.evaluation_label(protocol.protocol_of(run(languages=("de", "en")))["eval"]) == "2 languages"
+    assert protocol.evaluation_label(EvalConfig().to_dict()) == "full"
     # every backend whose runs form their own protocol is named; gate-proven ones are not
-    for backend in vocabulary.LOSSY_BACKENDS:
-        assert vocabulary.evaluation_label({"backend": backend}) == f"backend {backend}"
+    for backend in protocol.LOSSY_BACKENDS:
+        assert protocol.evaluation_label({"backend": backend}) == f"backend {backend}"
     for backend in ("torch", "auto", "bucketed", "bf16", "onnx"):
-        assert vocabulary.evaluation_label({"backend": backend}) == "full"
+        assert protocol.evaluation_label({"backend": backend}) == "full"
     # what auto chose counts where it is not held to fp32 (fp16 on a GPU); the onnx/bf16 choices pool
     chose = {name: run() for name in ("onnx", "fp16", "xquad")}
     chose["onnx"].config["encoders"] = {"xquad-r": {"backend": "onnx"}}
     chose["fp16"].config["encoders"] = {"xquad-r": {"backend": "fp16"}}
     chose["xquad"].config["train"] = TrainConfig(corpus="xquad").to_dict()
-    got = {name: vocabulary.protocol_of(r) for name, r in chose.items()}
-    assert vocabulary.protocol_id(got["onnx"]) == ids["base"] and got["fp16"]["eval"]["backend"] == "fp16"
-    assert vocabulary.describe_protocol(chose["xquad"])["trained_on"] == "xquad · 200 steps"
+    got = {name: protocol.protocol_of(r) for name, r in chose.items()}
+    assert protocol.protocol_id(got["onnx"]) == ids["base"] and got["fp16"]["eval"]["backend"] == "fp16"
+    assert protocol.describe_protocol(chose["xquad"])["trained_on"] == "xquad · 200 steps"
     # a student rebuilt elsewhere starts from other weights: its runs pool only with their own build's
     built = {name: run() for name in ("a", "a2", "b")}
     for name, fingerprint in (("a", "aaaa1111bbbb2222"), ("a2", "aaaa1111bbbb2222"), ("b", "cccc3333dddd4444")):
         built[name].config["base_model"] = {"name": "m", "weights": fingerprint}
-    weights_ids = {name: vocabulary.protocol_id(vocabulary.protocol_of(r)) for name, r in built.items()}
+    weights_ids = {name: protocol.protocol_id(protocol.protocol_of(r)) for name, r in built.items()}
     assert weights_ids["a"] == weights_ids["a2"] and len({weights_ids["a"], weights_ids["b"], ids["base"]}) == 3
-    assert vocabulary.describe_protocol(built["b"])["trained_on"] == "xnli · 200 steps · weights cccc3333"
+    assert protocol.describe_protocol(built["b"])["trained_on"] == "xnli · 200 steps · weights cccc3333"
     old = run()
     del old.config["train"]["xnli_pairs"]  # a run file from before entailment-only XNLI
-    assert vocabulary.describe_protocol(old)["trained_on"] == "xnli (all pairs) · 200 steps"
+    assert protocol.describe_protocol(old)["trained_on"] == "xnli (all pairs) · 200 steps"
 
 
 def test_alpha_sweeps_split_by_protocol():
@@ -239,7 +242,7 @@ def test_scale_ladder_compares_models_whose_starting_weights_differ(tmp_path_fac
 
     from fixtures_runs import _edit_json, writable_copy
 
-    from hybridir_core import runs
+    from hybridir_core.runs import directory as runs
 
     runs_root, _ = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
     for name in ("tr-mono-s1", "tr-cross-s1", "tr-hybrid-a0.5-s1"):
@@ -287,7 +290,7 @@ def test_a_repeated_seed_counts_once(tmp_path_factory, tmp_path):
 
     from fixtures_runs import ZERO_SHOT, writable_copy
 
-    from hybridir_core import runs
+    from hybridir_core.runs import directory as runs
 
     runs_root, ref_root = writable_copy(fixture_runs(tmp_path_factory), tmp_path)
     shutil.copytree(runs_root / "tr-mono-s1", ref_root / "tr-mono-s1")  # shipped, same id

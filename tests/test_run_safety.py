@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from fixtures_runs import ALL_LOCAL, MALFORMED, add_malformed_runs, fixture_model, fixture_runs, writable_copy
 
-from hybridir_core import cli, runs, schema
+from hybridir_core import cli
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs import schema
 
 
 def write_fake(run_dir, map_value=0.5, kind="eval"):
@@ -151,7 +153,7 @@ class ConstantEncoder:
 
 @pytest.fixture
 def cheap_model(monkeypatch):
-    from hybridir_core import models
+    from hybridir_core.models import registry as models
 
     loaded = fixture_model(ConstantEncoder(), "constant", params=0, layers=0, dim=4, scale="test")
     monkeypatch.setattr(models, "ensure_loaded", lambda model: loaded)
@@ -205,7 +207,7 @@ def test_a_failed_overwrite_keeps_the_old_run_whole(tmp_path, cheap_model, monke
     assert runs.load_run(out).config["eval"]["languages"] == ["de", "en", "es"]
     assert [r.run_id for r in runs.list_runs(tmp_path / "runs").runs] == ["zs"]  # staging is hidden
     monkeypatch.undo()
-    from hybridir_core import models  # the undo dropped the cheap model too
+    from hybridir_core.models import registry as models  # the undo dropped the cheap model too
 
     monkeypatch.setattr(models, "ensure_loaded", lambda model: fixture_model(
         ConstantEncoder(), "constant", params=0, layers=0, dim=4, scale="test"))

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from hybridir_core import runs
+from hybridir_core.runs import directory as runs
 
 
 def _write_fake(run_dir, map_value=0.5):

@@ -8,8 +8,8 @@ import pytest
 from accelerate.data_loader import BatchSamplerShard
 
 from hybridir_core.config import SamplingConfig
-from hybridir_core.corpora import ParallelCorpus
-from hybridir_core.sampling import (
+from hybridir_core.data.corpora import ParallelCorpus
+from hybridir_core.training.sampling import (
     CROSS,
     MIXED,
     MONO,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from fixtures_runs import minilm_dir
 
-from hybridir_core import search_cache
-from hybridir_core.retrieval import search_dataset
+from hybridir_core.evaluation import search_cache
+from hybridir_core.evaluation.retrieval import search_dataset
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_the_second_search_reads_the_cache_and_answers_the_same(cache, monkeypat
     def no_encoding(*args, **kwargs):
         raise AssertionError("the candidates were encoded again")
 
-    monkeypatch.setattr("hybridir_core.evaluate.make_encoder", no_encoding)
+    monkeypatch.setattr("hybridir_core.evaluation.evaluate.make_encoder", no_encoding)
     second = search_dataset(model, "xquad-r", "Who founded the university?", 3, ["de"])
     assert [h["text"] for h in second] == [h["text"] for h in first]
     assert [h["score"] for h in second] == pytest.approx([h["score"] for h in first], abs=1e-5)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hybridir_core import cli, launchers, runs
-from hybridir_core.launchers import LaunchError, SlurmOptions
+from hybridir_core import cli
+from hybridir_core.jobs import launchers
+from hybridir_core.jobs.launchers import LaunchError, SlurmOptions
+from hybridir_core.runs import directory as runs
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "slurm-local.sh"

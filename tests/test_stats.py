@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.stats as ss
 
-from hybridir_core import stats
+from hybridir_core.analysis import stats
 
 
 def _mean_diff(x, y, axis=-1):
@@ -100,7 +100,7 @@ def _ranks(rank_shift: int) -> pd.DataFrame:
 
 
 def test_query_scores_settings():
-    from hybridir_core import metrics
+    from hybridir_core.evaluation import metrics
 
     pq = metrics.per_query_scores(_ranks(0))
     mono = stats.query_scores(pq, "mono")

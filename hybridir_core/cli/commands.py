@@ -8,11 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from .. import paths, pipeline, runs
-from ..config import JobConfig
-from .launch import run_cells
-from .options import eval_config_from_args, job_from_args, parse_recipe, train_config_from_args
-from .progress import ProgressReporter
+from hybridir_core import paths
+from hybridir_core.cli.launch import run_cells
+from hybridir_core.cli.options import eval_config_from_args, job_from_args, parse_recipe, train_config_from_args
+from hybridir_core.cli.progress import ProgressReporter
+from hybridir_core.config import JobConfig
+from hybridir_core.jobs import pipeline
+from hybridir_core.runs import directory as runs
 
 
 def print_summary(summaries: dict) -> None:
@@ -70,14 +72,14 @@ def cmd_sweep(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 def cmd_worker(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """The job queue's worker (``jobs.run_worker``)."""
-    from ..jobs import run_worker
+    from hybridir_core.jobs.queue import run_worker
 
     run_worker(args.runs_dir or paths.runs_root(), args.idle_exit)
 
 
 def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """``data fetch``: every corpus at its pinned URL, sha256-checked (``fetch.fetch_all``)."""
-    from ..fetch import fetch_all
+    from hybridir_core.data.fetch import fetch_all
 
     done = fetch_all(args.dest, args.datasets, args.trust_on_first_use)
     for path, what in done.items():
@@ -86,7 +88,7 @@ def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None
 
 def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """``data overlap``: what XQuAD-R shares with MLQA-R, and the training pairs left out for it."""
-    from ..qa_pairs import overlap_report
+    from hybridir_core.data.qa_pairs import overlap_report
 
     report = overlap_report(args.data_dir)
     print(f"XQuAD-R vs MLQA-R, {report['match']}")
@@ -102,7 +104,7 @@ def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> No
 
 def cmd_resummarise(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Recompute ``metrics.json`` of finished runs from their ranks (no encoding)."""
-    from ..evaluate import resummarise_run
+    from hybridir_core.evaluation.evaluate import resummarise_run
 
     for run_dir in args.run_dirs:
         summaries = resummarise_run(Path(run_dir))
@@ -137,7 +139,7 @@ def readable_runs(run_dirs: list[Path], strict: bool = False) -> list[runs.Run]:
 
 def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """The comparison CSV of the readable runs among ``run_dirs`` (``--strict``: all or nothing)."""
-    from ..export import comparison_frame, to_csv_bytes
+    from hybridir_core.analysis.export import comparison_frame, to_csv_bytes
 
     frame = comparison_frame(readable_runs([Path(p) for p in args.run_dirs], args.strict))
     out = Path(args.out)
@@ -147,7 +149,7 @@ def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Build offline models, or list the registry with each offline model's build state."""
-    from ..models import build_card, ensure_built, is_built, list_models, resolve_cache_dir
+    from hybridir_core.models.registry import build_card, ensure_built, is_built, list_models, resolve_cache_dir
 
     for name in args.build or []:
         print(f"{name}: {ensure_built(name)}")
@@ -168,7 +170,7 @@ def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 
 def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from ..retrieval import search_dataset
+    from hybridir_core.evaluation.retrieval import search_dataset
 
     for hit in search_dataset(args.model, args.dataset, args.query, args.k, args.languages, args.data_dir,
                               progress):
@@ -190,7 +192,7 @@ def unique_runs(roots: list[Path]) -> list[runs.Run]:
 
 
 def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from ..report import findings_markdown, study_tables
+    from hybridir_core.analysis.report import findings_markdown, study_tables
 
     roots = [Path(p) for p in args.roots] or [paths.reference_root()]
     for root in roots:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..launchers import LAUNCHERS, SlurmOptions, launch, wait_for
+from hybridir_core.jobs.launchers import LAUNCHERS, SlurmOptions, launch, wait_for
 
 
 def add_launcher_options(parser: argparse.ArgumentParser) -> None:

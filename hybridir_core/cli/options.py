@@ -11,9 +11,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
-from ..models import default_learning_rate
-from ..report import Recipe
+from hybridir_core.analysis.report import Recipe
+from hybridir_core.config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.models.registry import default_learning_rate
 
 _TRAIN_DEFAULTS = TrainConfig()
 _EVAL_DEFAULTS = EvalConfig()

@@ -6,7 +6,7 @@ import time
 
 from tqdm.auto import tqdm
 
-from ..runs import StatusWriter
+from hybridir_core.runs.directory import StatusWriter
 
 
 class ProgressReporter:

@@ -34,12 +34,12 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
     The candidates' embeddings are encoded on the first call (``progress`` shows it) and kept
     on disk (``search_cache``) for later calls with the same model and data.
     """
-    from .config import EvalConfig
-    from .data import load_lareqa
-    from .encoders import build
-    from .evaluate import encode_texts, make_encoder
-    from .models import load_model
-    from .search_cache import cache_file, cached_embeddings, data_signature, model_signature
+    from hybridir_core.config import EvalConfig
+    from hybridir_core.data.lareqa import load_lareqa
+    from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
+    from hybridir_core.evaluation.search_cache import cache_file, cached_embeddings, data_signature, model_signature
+    from hybridir_core.models.encoders import build
+    from hybridir_core.models.registry import load_model
 
     if not query.strip():
         raise ValueError("the query is empty")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import REPO_ROOT
+from hybridir_core.paths import REPO_ROOT
 
 PUBLISHED_FILE = REPO_ROOT / "data" / "published" / "elmahdy2024.json"
 ROW_COLUMNS = ["table", "model", "paper_sampling", "sampling", "alpha", "dataset", "setting", "metric", "value"]
@@ -52,7 +52,7 @@ def load_published(path: Path | None = None) -> Published:
 
 
 def summary_frame(published: Published | None = None) -> pd.DataFrame:
-    """One row per published model x sampling x dataset, shaped like ``vocabulary.summary_frame``.
+    """One row per published model x sampling x dataset, shaped like ``protocol.summary_frame``.
 
     Columns: ``run, source, model, sampling, alpha, mix, dataset, mono_map, cross_map,
     multi_map, mean_rank_distance``; ``source`` is ``published``.

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PAPER_TRAIN_LANGUAGES
-from .corpora import ParallelCorpus
-from .data import DataError, LareqaData, load_lareqa
+from hybridir_core.config import PAPER_TRAIN_LANGUAGES
+from hybridir_core.data.corpora import ParallelCorpus
+from hybridir_core.data.lareqa import DataError, LareqaData, load_lareqa
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import runs
-from .config import JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.config import JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.runs import directory as runs
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -33,9 +33,9 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     base model. Returns the evaluation summaries per dataset (as ``run_evaluation``).
     ``model`` may be a ``LoadedModel`` to train instead of loading ``config.model`` (tests).
     """
-    from .evaluate import load_eval_data, run_evaluation
-    from .models import ensure_loaded
-    from .train import MODEL_DIR, load_trained, train_model
+    from hybridir_core.evaluation.evaluate import load_eval_data, run_evaluation
+    from hybridir_core.models.registry import ensure_loaded
+    from hybridir_core.training.trainer import MODEL_DIR, load_trained, train_model
 
     run_dir = Path(run_dir)
     datasets = load_eval_data(eval_config, progress)  # a bad data file stops before training
@@ -61,7 +61,7 @@ def run_job(job: JobConfig, run_dir: Path, progress: Progress | None = None) -> 
     """Run ``job`` into ``run_dir``; returns the evaluation summaries per dataset."""
     if job.train is not None:
         return train_and_evaluate(run_dir, job.train, job.eval, progress)
-    from .evaluate import run_evaluation
+    from hybridir_core.evaluation.evaluate import run_evaluation
 
     return run_evaluation(job.eval.model, run_dir, job.eval, progress)
 

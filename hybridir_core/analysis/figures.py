@@ -1,7 +1,7 @@
 """Pure ``DataFrame -> plotly.Figure`` builders for the dashboard (tested on data, not pixels).
 
 Inputs are the tidy tables the core already writes or derives: ``matrix.csv`` rows,
-``vocabulary.summary_frame``, ``published.summary_frame``, ``bias.rank_distances`` and the ranks
+``protocol.summary_frame``, ``published.summary_frame``, ``bias.rank_distances`` and the ranks
 table. No builder computes a metric; they pivot, order and draw.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .report import alpha_sweeps
-from .vocabulary import MAP_LABELS, METRIC_LABELS, ZERO_SHOT, language_order
+from hybridir_core.analysis.report import alpha_sweeps
+from hybridir_core.runs.measures import MAP_LABELS, METRIC_LABELS, ZERO_SHOT, language_order
 
 SAMPLING_COLORS = {ZERO_SHOT: "#7f7f7f", "mono": "#1f77b4", "cross": "#ff7f0e", "hybrid": "#2ca02c"}
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "pentagon", "hexagon"]

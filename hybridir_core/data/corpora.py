@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from .config import PAPER_TRAIN_LANGUAGES
-from .data import DataError
+from hybridir_core import paths
+from hybridir_core.config import PAPER_TRAIN_LANGUAGES
+from hybridir_core.data.lareqa import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .vocabulary import MULTI
+from hybridir_core.runs.measures import MULTI
 
 
 def average_precision(ranks: np.ndarray | list[int]) -> float:

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpora import TATOEBA_CODES, XNLI_LANGUAGES, load_tatoeba, load_xnli
-from .devices import cpu_record
-from .encoders import has_native_bf16
+from hybridir_core.data.corpora import TATOEBA_CODES, XNLI_LANGUAGES, load_tatoeba, load_xnli
+from hybridir_core.devices import cpu_record
+from hybridir_core.models.encoders import has_native_bf16
 
 logger = logging.getLogger(__name__)
 CARD = "build_card.json"
@@ -51,7 +51,7 @@ class DistillConfig:
         freeze_embeddings: keep the teacher's word embeddings fixed, so every student shares
             them exactly (the rungs differ only in their transformer layers) and a CPU step
             skips the 96M-parameter embedding update.
-        length_grouped: batches of texts of similar token length (``sampling.LengthGroupedBatchSampler``):
+        length_grouped: batches of texts of similar token length (``length_sampler.LengthGroupedBatchSampler``):
             MSE on teacher embeddings has no in-batch negatives, so only the padding changes.
     """
 
@@ -111,7 +111,7 @@ def teacher_embeddings(teacher, texts: list[str], cache: Path, batch_size: int =
     """
     import datasets
 
-    from . import encoders
+    from hybridir_core.models import encoders
 
     if (cache / "dataset_info.json").is_file():
         return datasets.load_from_disk(str(cache))
@@ -189,7 +189,7 @@ def _train(student, train_ds, val_ds, work_dir: Path, config: DistillConfig) -> 
     from sentence_transformers.sentence_transformer.losses import MSELoss
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .sampling import LengthGroupedBatchSampler
+    from hybridir_core.models.length_sampler import LengthGroupedBatchSampler
 
     grouped = functools.partial(LengthGroupedBatchSampler, tokenizer=student.tokenizer)
     cpu = not torch.cuda.is_available()

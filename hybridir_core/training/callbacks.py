@@ -7,7 +7,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .runs import StatusWriter
+from hybridir_core.runs.directory import StatusWriter
 
 
 class StatusCallback(TrainerCallback):

@@ -1,7 +1,7 @@
 """Findings over many runs: recipes averaged over seeds, the α sweep, recipe-vs-recipe tests.
 
 A *recipe* is everything about a run except its seed (model, sampling, α, mix, steps); runs
-are pooled only within one *protocol* (``vocabulary.protocol_of``: evaluation datasets,
+are pooled only within one *protocol* (``protocol.protocol_of``: evaluation datasets,
 languages and limit, training corpus, steps, batch size, learning rate, ...), so a quick or
 language-subset run never moves the mean of a full one. The
 README's Findings section is ``python -m hybridir_core report results/reference``: the same
@@ -11,7 +11,7 @@ functions the dashboard's Trade-offs page calls, rendered as Markdown.
 - ``alpha_sweeps``: the runs of one model that differ only in α (mono = 1, cross = 0).
 - ``seed_differences``: recipe A − recipe B per shared seed (the spread of the effect itself).
 - ``verdict_table``: recipe differences with nested (seeds, then question ids) bootstrap
-  intervals and the non-inferiority call (``inference``), rendered as sentences and a table.
+  intervals and the non-inferiority call (``intervals``), rendered as sentences and a table.
 
 The command line (``report``) lives in ``hybridir_core.cli``.
 """
@@ -25,20 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import inference, runs, stats
-from .vocabulary import MEASURES as VALUES
-from .vocabulary import (
-    SAMPLING_ORDER,
-    ZERO_SHOT,
-    dataset_order,
-    protocol_id,
-    protocol_of,
-    run_info,
-    scale_protocol,
-    source_of,
-    summary_frame,
-    training_label,
-)
+from hybridir_core.analysis import intervals, stats
+from hybridir_core.runs import directory as runs
+from hybridir_core.runs.measures import MEASURES as VALUES
+from hybridir_core.runs.measures import SAMPLING_ORDER, ZERO_SHOT, dataset_order, training_label
+from hybridir_core.runs.protocol import protocol_id, protocol_of, run_info, scale_protocol, source_of, summary_frame
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
 GROUP_KEYS = [*RECIPE_KEYS, "protocol"]
@@ -351,7 +342,7 @@ class StudyTables:
 
 
 def study_tables(found: Sequence[runs.Run], comparisons: list[tuple[Recipe, Recipe]] | None = None,
-                 n_resamples: int = inference.DEFAULT_RESAMPLES, margin: float = inference.DEFAULT_MARGIN,
+                 n_resamples: int = intervals.DEFAULT_RESAMPLES, margin: float = intervals.DEFAULT_MARGIN,
                  datasets: Sequence[str] = ("mlqa-r", "xquad-r")) -> StudyTables:
     """The summary, the verdict table and the change across scales of ``found`` (one run per seed)."""
     found, repeats = one_run_per_seed(found)
@@ -439,11 +430,11 @@ def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -
 
 
 def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
-                  margin: float = inference.DEFAULT_MARGIN, n_resamples: int = inference.DEFAULT_RESAMPLES,
+                  margin: float = intervals.DEFAULT_MARGIN, n_resamples: int = intervals.DEFAULT_RESAMPLES,
                   comparisons: list[tuple[Recipe, Recipe]] | None = None) -> pd.DataFrame:
     """Recipe A − recipe B (default: hybrid(0.5) − mono and − cross) per model, dataset and measure.
 
-    Intervals resample seeds, then question ids (``inference.recipe_difference``); Holm runs
+    Intervals resample seeds, then question ids (``intervals.recipe_difference``); Holm runs
     over every row of the table (the stated family). ``verdict`` is the non-inferiority call on
     Mono mAP against mono with ``margin``; ``direction`` says better / worse / no clear
     difference for every row. ``run_a`` / ``run_b`` name the lowest-seed run of each recipe
@@ -464,14 +455,14 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
             if not all(_has_dataset(group, dataset) for group in (group_a, group_b)):
                 continue  # e.g. QA-protocol runs, evaluated on MLQA-R only
             for measure in VERDICT_MEASURES:
-                d = inference.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
+                d = intervals.recipe_difference(ranks_a, ranks_b, dataset, measure, n_resamples)
                 rows.append({**vars(d), "model": hybrid.model + protocol_suffix(summary, hybrid),
                              **pair,
                              "layers": info["layers"], "params": info["params"],
                              "recipe": training_label(hybrid.sampling, hybrid.alpha),
                              "against": training_label(other.sampling, other.alpha),
-                             "direction": inference.direction(d),
-                             "verdict": inference.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")
+                             "direction": intervals.direction(d),
+                             "verdict": intervals.verdict(d, margin) if (measure, other.sampling) == ("mono", "mono")
                              else ""})
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -481,13 +472,13 @@ def verdict_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r"
 
 
 def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",),
-                n_resamples: int = inference.DEFAULT_RESAMPLES) -> pd.DataFrame:
+                n_resamples: int = intervals.DEFAULT_RESAMPLES) -> pd.DataFrame:
     """How hybrid(0.5) − mono and − cross change from each scale to the next larger one.
 
     Scales are the models of one protocol that have both recipes (``default_comparisons``,
     smallest first; the starting weights, which differ between models, are left out:
-    ``vocabulary.scale_protocol``); each row is one measure of one consecutive pair, with the nested
-    interval of ``inference.scale_change`` and Holm over every row of the table.
+    ``protocol.scale_protocol``); each row is one measure of one consecutive pair, with the nested
+    interval of ``intervals.scale_change`` and Holm over every row of the table.
     """
     found = one_run_per_seed(found)[0]
     summary = summary_frame(found)
@@ -506,12 +497,12 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
                 if not all(_has_dataset(member, dataset) for member in members):
                     continue
                 for measure in VERDICT_MEASURES:
-                    c = inference.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
+                    c = intervals.scale_change(groups[:2], groups[2:], dataset, measure, n_resamples)
                     rows.append({**vars(c), "small": _rung_name(summary, smaller[0], builds),
                                  "large": _rung_name(summary, larger[0], builds),
                                  "recipe": training_label(smaller[0].sampling, smaller[0].alpha),
                                  "against": training_label(smaller[1].sampling, smaller[1].alpha),
-                                 "direction": inference.change_direction(c, "hybrid")})
+                                 "direction": intervals.change_direction(c, "hybrid")})
     frame = pd.DataFrame(rows)
     return frame if frame.empty else _with_holm(frame)
 
@@ -519,7 +510,7 @@ def scale_table(found: Sequence[runs.Run], datasets: Sequence[str] = ("mlqa-r",)
 def _with_holm(frame: pd.DataFrame) -> pd.DataFrame:
     """Holm over every row (the table is the family); directions that do not survive it say so."""
     frame["p_holm"] = np.maximum(stats.holm(frame["p_value"].to_numpy()), frame["p_floor"])
-    frame["direction"] = [inference.after_holm(d, p) for d, p in zip(frame["direction"], frame["p_holm"])]
+    frame["direction"] = [intervals.after_holm(d, p) for d, p in zip(frame["direction"], frame["p_holm"])]
     return frame
 
 
@@ -592,7 +583,7 @@ def _interval(row: pd.Series) -> str:
     return f"{row['diff']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
 
 
-def verdict_sentences(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN) -> list[str]:
+def verdict_sentences(table: pd.DataFrame, margin: float = intervals.DEFAULT_MARGIN) -> list[str]:
     """One sentence per model and dataset, every word taken from the table."""
     out = []
     for (model, dataset), rows in table.groupby(["model", "dataset"], sort=False):
@@ -624,7 +615,7 @@ def alpha_steps_markdown(table: pd.DataFrame) -> str:
     return verdict_markdown(table, recipe_column=True) if not table.empty else NO_ALPHA_STEPS
 
 
-def verdict_markdown(table: pd.DataFrame, margin: float = inference.DEFAULT_MARGIN,
+def verdict_markdown(table: pd.DataFrame, margin: float = intervals.DEFAULT_MARGIN,
                      recipe_column: bool = False) -> str:
     """The verdict sentences and the table behind them (Holm over all rows)."""
     if table.empty:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runs import Run, load_run
-from .vocabulary import DESCRIPTION_COLUMNS, PROTOCOL_COLUMNS, SETTING_COLUMNS, describe_protocol, describe_run
+from hybridir_core.runs.directory import Run, load_run
+from hybridir_core.runs.measures import SETTING_COLUMNS
+from hybridir_core.runs.protocol import DESCRIPTION_COLUMNS, PROTOCOL_COLUMNS, describe_protocol, describe_run
 
 COLUMNS = [*DESCRIPTION_COLUMNS[:-1], "dataset", "setting", "map_macro", "map_micro",
            "multi_recall_at_10", "mean_rank_distance", "median_rank_distance", "n_questions",

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EVAL_BACKENDS
-from .devices import CPU_BF16_FLAGS, cpu_flags
+from hybridir_core.config import EVAL_BACKENDS
+from hybridir_core.devices import CPU_BF16_FLAGS, cpu_flags
 
 logger = logging.getLogger(__name__)
 OnBatch = Callable[[int, int], None]

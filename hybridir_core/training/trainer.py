@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from . import runs
-from .config import SamplingConfig, TrainConfig
-from .corpora import ParallelCorpus, load_hf_parallel, load_tatoeba, load_xnli
-from .qa_pairs import load_xquad_qa
+from hybridir_core.config import SamplingConfig, TrainConfig
+from hybridir_core.data.corpora import ParallelCorpus, load_hf_parallel, load_tatoeba, load_xnli
+from hybridir_core.data.qa_pairs import load_xquad_qa
+from hybridir_core.runs import directory as runs
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def split_corpus(corpus: ParallelCorpus, validation_items: int) -> tuple[Paralle
 
 def prepare_data(config: TrainConfig, corpus: ParallelCorpus | None = None) -> TrainingData:
     """Load, split and wrap the corpus; the samplers are built by the trainer via the factory."""
-    from .sampling import SamplerFactory, pair_dataset, world_size_from_env
+    from hybridir_core.training.sampling import SamplerFactory, pair_dataset, world_size_from_env
 
     corpus = corpus if corpus is not None else build_corpus(config)
     train_corpus, val_corpus = split_corpus(corpus, config.effective_validation_items)
@@ -204,7 +204,7 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
     import torch
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    from .devices import precision_flags
+    from hybridir_core.devices import precision_flags
 
     has_val = data.val_ds is not None
     return SentenceTransformerTrainingArguments(
@@ -237,7 +237,7 @@ def build_loss(model, config: TrainConfig):
                                                   mini_batch_size=config.mini_batch_size,
                                                   gather_across_devices=config.gather_across_devices)
     if config.train_backend == "auto":
-        from .fast_forward import sorted_mnrl
+        from hybridir_core.training.fast_forward import sorted_mnrl
 
         return sorted_mnrl(model, config.mnrl_scale, config.gather_across_devices)
     return MultipleNegativesRankingLoss(model, scale=config.mnrl_scale,
@@ -250,7 +250,7 @@ def build_trainer(base, config: TrainConfig, ckpt_dir: Path, data: TrainingData,
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback
 
-    from .callbacks import SamplerEpochCallback, StartValidationRngGuard
+    from hybridir_core.training.callbacks import SamplerEpochCallback, StartValidationRngGuard
 
     prompts = {col: p for col, p in (("query", base.spec.query_prompt), ("passage", base.spec.passage_prompt),
                                      ("negative", base.spec.passage_prompt)) if p}
@@ -278,7 +278,7 @@ def train_stats(trainer, base, config: TrainConfig, data: TrainingData, run_dir:
     """The ``train_stats.json`` payload: corpus, realised composition, losses, throughput."""
     import torch
 
-    from .sampling import batches_consumed, composition
+    from hybridir_core.training.sampling import batches_consumed, composition
 
     state, grad_accum = trainer.state, trainer.args.gradient_accumulation_steps
     pairs_per_step = config.batch_size * data.world * grad_accum
@@ -432,7 +432,7 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     Raises:
         ValueError: options that cannot work (batch larger than the corpus, ...).
     """
-    from .callbacks import StatusCallback
+    from hybridir_core.training.callbacks import StatusCallback
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -442,8 +442,8 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     if not config.resume:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     check_same_training(ckpt_dir / SETTINGS_FILE, config)
-    from .devices import precision_flags
-    from .models import ensure_loaded
+    from hybridir_core.devices import precision_flags
+    from hybridir_core.models.registry import ensure_loaded
 
     precision_flags(config.precision)  # refuse before loading anything
 
@@ -486,7 +486,7 @@ def load_trained(run_dir: Path, config: TrainConfig, base=None) -> TrainResult |
     check_same_training(stats_path, config)
     from sentence_transformers import SentenceTransformer
 
-    from .models import ensure_loaded
+    from hybridir_core.models.registry import ensure_loaded
 
     base = ensure_loaded(base if base is not None else config.model)
     model = SentenceTransformer(str(run_dir / MODEL_DIR), device=str(base.model.device))

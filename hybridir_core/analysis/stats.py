@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .vocabulary import MULTI, SETTINGS
+from hybridir_core.evaluation import metrics
+from hybridir_core.runs.measures import MULTI, SETTINGS
 
 _CHUNK = 512
 _TOL = 1e-12

@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import bias, encoders, metrics, ranking, runs
-from .config import EvalConfig
-from .data import LareqaData, load_lareqa
-from .devices import cpu_record
-from .paths import REPO_ROOT
+from hybridir_core.config import EvalConfig
+from hybridir_core.data.lareqa import LareqaData, load_lareqa
+from hybridir_core.devices import cpu_record
+from hybridir_core.evaluation import bias, metrics, ranking
+from hybridir_core.models import encoders
+from hybridir_core.paths import REPO_ROOT
+from hybridir_core.runs import directory as runs
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -200,7 +202,7 @@ def run_evaluation(
     datasets = datasets or load_eval_data(config, progress)
     if progress:
         progress("building the model", 0, 1)
-    from .models import ensure_loaded
+    from hybridir_core.models.registry import ensure_loaded
 
     loaded = ensure_loaded(model)
     all_ranks, matrices, summaries, encoder_info = [], [], {}, {}

@@ -32,9 +32,9 @@ from typing import Any
 
 import psutil
 
-from . import runs
-from .config import JobConfig
-from .paths import REPO_ROOT
+from hybridir_core.config import JobConfig
+from hybridir_core.paths import REPO_ROOT
+from hybridir_core.runs import directory as runs
 
 JOB, LOG, CANCEL = "job.json", "job.log", "cancel.request"
 LOCK = ".jobs.lock"

@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pipeline, runs
-from .pipeline import SweepCell
+from hybridir_core.jobs import pipeline
+from hybridir_core.jobs.pipeline import SweepCell
+from hybridir_core.runs import directory as runs
 
 LAUNCHERS = ("local", "slurm")
 LAUNCH_FILE = "launcher.json"

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import paths
-from .data import MANIFEST, DataError, sha256_of
+from hybridir_core import paths
+from hybridir_core.data.lareqa import MANIFEST, DataError, sha256_of
 
 FETCH_DATASETS = ("xquad-r", "mlqa-r", "xnli", "tatoeba")
 MIRROR_ENV = "HYBRIDIR_FETCH_MIRROR"

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import paths
-from .config import EVAL_LANGUAGES
-from .paths import REPO_ROOT
+from hybridir_core import paths
+from hybridir_core.config import EVAL_LANGUAGES
+from hybridir_core.paths import REPO_ROOT
 
 LAREQA_LANGUAGES = EVAL_LANGUAGES
 # Public source, pinned (see ../shared/datasets/README.md); MLQA-R was removed later upstream.

@@ -1,8 +1,8 @@
-"""The words hybridir uses for what it measures and what it ran, and the run data model.
+"""How a run is described and summarised, and which fields make a protocol (the run data model).
 
-Every page, figure, export and report reads measure names, labels and orders from here, and
-describes a run with ``describe_run`` / ``summary_frame``, so that a measure or a recipe has
-one name everywhere. Pure pandas: reading runs for the dashboard imports no torch.
+Pages, export and report describe a run with ``describe_run`` / ``summary_frame`` and group
+runs by ``protocol_id``; measure names and labels come from ``runs.measures``. Pure pandas:
+reading runs for the dashboard imports no torch.
 """
 
 from __future__ import annotations
@@ -14,22 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from .config import DATASETS, EvalConfig, SamplingConfig, TrainConfig
-from .runs import Run
-
-MULTI = "multi"
-"""The candidate "language" of the multilingual pool in matrices and per-query tables."""
-SETTINGS = ("mono", "cross", "multi")
-SETTING_COLUMNS = {s: (f"{s}_map", f"{s}_map_micro") for s in SETTINGS}
-"""Setting -> (macro, micro) mAP keys of ``metrics.json``."""
-MAP_LABELS = {"mono_map": "Mono mAP", "cross_map": "Cross mAP", "multi_map": "Multi mAP"}
-MEASURES = {"mono_map": "Mono", "cross_map": "Cross", "multi_map": "Multi",
-            "mean_rank_distance": "rank dist."}
-"""The four aggregates the findings report, with their short column labels."""
-METRIC_LABELS = {"map": "mAP", "recall_at_1": "Recall@1", "recall_at_10": "Recall@10"}
-ZERO_SHOT = "zero-shot"
-SAMPLING_ORDER = {ZERO_SHOT: 0, "mono": 1, "hybrid": 2, "cross": 3}
-_DATASET_RANK = {name: i for i, name in enumerate(DATASETS)}
+from hybridir_core.config import EvalConfig, SamplingConfig, TrainConfig
+from hybridir_core.runs.directory import Run
+from hybridir_core.runs.measures import MEASURES, SETTING_COLUMNS, ZERO_SHOT, dataset_order
 
 DESCRIPTION_COLUMNS = ["run", "reference", "model", "scale", "layers", "params", "sampling",
                        "alpha", "mix", "seed", "steps", "limit_per_lang"]
@@ -52,30 +39,6 @@ TRAIN_PROTOCOL = ("corpus", "xnli_pairs", "languages", "limit_items", "hf_path",
 ``precision`` is one: bf16 autocast trains other weights than fp32, so its seeds never pool
 with fp32 ones (the speed benchmark offers bf16 where the CPU has it natively)."""
 SAMPLING_PROTOCOL = ("mix", "cross_pair_per_batch")
-
-
-def dataset_order(values: Iterable[str]) -> list[str]:
-    """Distinct dataset names, known ones in ``config.DATASETS`` order (XQuAD-R first)."""
-    return sorted(set(values), key=lambda d: (_DATASET_RANK.get(d, len(_DATASET_RANK)), d))
-
-
-def language_order(langs: Iterable[str]) -> list[str]:
-    """Languages sorted, with the multilingual pool last."""
-    langs = set(langs)
-    return sorted(langs - {MULTI}) + ([MULTI] if MULTI in langs else [])
-
-
-def training_label(sampling: str | None, alpha: float | None = None, mix: str | None = None) -> str:
-    """How a run was trained, in words: ``zero-shot``, ``mono``, ``cross``, ``hybrid α=0.5``.
-
-    A per-pair mix is named (``hybrid α=0.5 per-pair``); the paper's per-batch mix is not.
-    """
-    if sampling in (None, ZERO_SHOT) or pd.isna(sampling):
-        return ZERO_SHOT
-    if sampling != "hybrid":
-        return str(sampling)
-    extra = "" if mix in (None, "per-batch") or pd.isna(mix) else f" {mix}"
-    return f"hybrid α={float(alpha):g}{extra}"
 
 
 def _sampling(train: dict[str, Any]) -> SamplingConfig | None:

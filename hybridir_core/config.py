@@ -167,7 +167,8 @@ DEFAULT_VALIDATION_ITEMS = {"xquad": 40}
 """Items held out when ``validation_items`` is None, by first corpus source (else 200)."""
 PRECISIONS = ("fp32", "bf16", "fp16")
 TRAIN_BACKENDS = ("auto", "torch")
-"""``TrainConfig.train_backend``: ``auto`` the length-sorted forward (same losses), ``torch`` the library's."""
+"""``TrainConfig.train_backend``: ``torch`` the library's forward (default), ``auto`` the length-sorted one
+(``training.fast_forward``, the same losses)."""
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,11 @@ class TrainConfig(_Serialisable):
         mini_batch_size: texts per forward pass of the cached loss.
         gather_across_devices: under several GPUs, every rank's passages are in-batch negatives
             for every query (batch x processes candidates per query).
-        train_backend: ``auto`` (default) forwards each step's texts in length-sorted sub-batches
-            with today's dropout masks (``fast_forward``: the same losses, faster); ``torch`` is
-            the library's forward. Not part of the protocol: both give the same numbers.
+        train_backend: ``torch`` (default) is the library's forward; ``auto`` forwards each step's
+            texts in length-sorted sub-batches with today's dropout masks replayed
+            (``training.fast_forward``: the same losses). Not part of the protocol: both give the
+            same numbers. ``auto`` is not the default yet: on this 2-core machine, shared with a
+            load of 16, it was not measured faster (bench/results/train-exact-*.md).
     """
 
     model: str = "me5-small-l6"
@@ -250,7 +253,7 @@ class TrainConfig(_Serialisable):
     cached_loss: bool = False
     mini_batch_size: int = 32
     gather_across_devices: bool = False
-    train_backend: str = "auto"
+    train_backend: str = "torch"
 
     def __post_init__(self) -> None:
         _require_ints(self, ("steps", "batch_size", "seed", "validation_items", "eval_steps",

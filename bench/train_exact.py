@@ -14,6 +14,7 @@ and every aggregate metric within ``METRIC_TOLERANCE`` of today's path.
 
 from __future__ import annotations
 
+import math
 import resource
 import tempfile
 from pathlib import Path
@@ -106,7 +107,8 @@ def compare(torch_run: dict, auto_run: dict) -> dict:
     a, b = torch_run.get("losses") or [], auto_run.get("losses") or []
     loss_diff = max((abs(x - y) for x, y in zip(a, b, strict=False)), default=None) if len(a) == len(b) else None
     shared = set(torch_run.get("metrics") or {}) & set(auto_run.get("metrics") or {})
-    metric_diff = max((abs(torch_run["metrics"][k] - auto_run["metrics"][k]) for k in shared), default=None)
+    diffs = [abs(torch_run["metrics"][k] - auto_run["metrics"][k]) for k in shared]
+    metric_diff = max((d for d in diffs if math.isfinite(d)), default=None)  # NaN: a cell with no query
     speed = (round(auto_run["pairs_per_second"] / torch_run["pairs_per_second"], 3)
              if auto_run.get("pairs_per_second") and torch_run.get("pairs_per_second") else None)
     cpu = (round(torch_run["cpu_seconds_per_pair"] / auto_run["cpu_seconds_per_pair"], 3)

@@ -6,6 +6,8 @@ Everything computed here is a call into ``hybridir_core``; this module only cach
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,7 @@ from hybridir_core.analysis import published as published_numbers
 from hybridir_core.analysis import report, stats
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.jobs import queue as jobs
+from hybridir_core.jobs.launchers import LaunchError, cancel
 from hybridir_core.runs import directory as runs
 from hybridir_core.runs import measures
 
@@ -54,74 +57,77 @@ def ranks(run: runs.Run) -> pd.DataFrame:
     return _ranks(str(run.path), _stamp(run))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _per_query(path: str, stamp: tuple) -> pd.DataFrame:
-    return metrics.per_query_scores(_ranks(path, stamp))
+# What the pages compute from runs, by name: from their ranks tables (one run, or two), or from
+# every loadable run. One cache of each kind below serves them all.
+_FROM_RANKS: dict[str, Callable[..., pd.DataFrame]] = {
+    "per_query": metrics.per_query_scores,
+    "rank_distances": bias.rank_distances,
+    "by_candidate_language": bias.rank_by_candidate_language,
+    "compare": lambda a, b, n_resamples: stats.compare_runs(a, b, n_resamples=n_resamples),
+    "cell_tests": stats.cell_tests,
+}
+_FROM_ALL_RUNS: dict[str, Callable[..., pd.DataFrame]] = {
+    "verdict": report.verdict_table,
+    "scale_change": report.scale_table,
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _from_ranks(name: str, files: tuple[tuple[str, tuple], ...], args: tuple) -> pd.DataFrame:
+    return _FROM_RANKS[name](*(_ranks(path, stamp) for path, stamp in files), *args)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _from_all_runs(name: str, signature: tuple, args: tuple) -> pd.DataFrame:
+    return _FROM_ALL_RUNS[name](listing().runs, *args)
+
+
+def from_ranks(name: str, chosen: list[runs.Run], *args, spinner: str = "") -> pd.DataFrame:
+    """``_FROM_RANKS[name]`` of the ranks of ``chosen`` and ``args``, cached on the runs' files.
+
+    ``spinner`` shows only when the call takes longer than half a second (a cache miss)."""
+    files = tuple((str(run.path), _stamp(run)) for run in chosen)
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _from_ranks(name, files, args)
+
+
+def from_all_runs(name: str, *args, spinner: str = "") -> pd.DataFrame:
+    """``_FROM_ALL_RUNS[name]`` of every loadable run and ``args``, cached on the run files."""
+    runs_root, ref_root = roots()
+    with st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _from_all_runs(name, runs.runs_signature(runs_root, ref_root), args)
 
 
 def per_query(run: runs.Run) -> pd.DataFrame:
     """``metrics.per_query_scores`` of the run's ranks."""
-    return _per_query(str(run.path), _stamp(run))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _rank_distances(path: str, stamp: tuple) -> pd.DataFrame:
-    return bias.rank_distances(_ranks(path, stamp))
+    return from_ranks("per_query", [run])
 
 
 def rank_distances(run: runs.Run) -> pd.DataFrame:
-    return _rank_distances(str(run.path), _stamp(run))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _by_candidate_language(path: str, stamp: tuple) -> pd.DataFrame:
-    return bias.rank_by_candidate_language(_ranks(path, stamp))
+    return from_ranks("rank_distances", [run])
 
 
 def by_candidate_language(run: runs.Run) -> pd.DataFrame:
-    return _by_candidate_language(str(run.path), _stamp(run))
-
-
-@st.cache_data(show_spinner="Running the paired tests…", max_entries=32)
-def _compare(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, n_resamples: int) -> pd.DataFrame:
-    return stats.compare_runs(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), n_resamples=n_resamples)
+    return from_ranks("by_candidate_language", [run])
 
 
 def compare(run_a: runs.Run, run_b: runs.Run, n_resamples: int) -> pd.DataFrame:
     """``stats.compare_runs`` of two runs (seeded, so stable across reloads)."""
-    return _compare(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), n_resamples)
-
-
-@st.cache_data(show_spinner="Testing each cell…", max_entries=32)
-def _cell_tests(path_a: str, stamp_a: tuple, path_b: str, stamp_b: tuple, dataset: str,
-                value: str) -> pd.DataFrame:
-    return stats.cell_tests(_ranks(path_a, stamp_a), _ranks(path_b, stamp_b), dataset, value)
+    return from_ranks("compare", [run_a, run_b], n_resamples, spinner="Running the paired tests…")
 
 
 def cell_tests(run_a: runs.Run, run_b: runs.Run, dataset: str, value: str) -> pd.DataFrame:
-    return _cell_tests(str(run_a.path), _stamp(run_a), str(run_b.path), _stamp(run_b), dataset, value)
-
-
-@st.cache_data(show_spinner="Computing the intervals (seeds, then questions)…", max_entries=8)
-def _verdict(signature: tuple, datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
-    return report.verdict_table(listing().runs, datasets, margin)
+    return from_ranks("cell_tests", [run_a, run_b], dataset, value, spinner="Testing each cell…")
 
 
 def verdict(datasets: tuple[str, ...], margin: float) -> pd.DataFrame:
     """``report.verdict_table`` of every loadable run, cached on the run files."""
-    runs_root, ref_root = roots()
-    return _verdict(runs.runs_signature(runs_root, ref_root), datasets, margin)
-
-
-@st.cache_data(show_spinner="Comparing scales (seeds, then questions)…", max_entries=8)
-def _scale_change(signature: tuple, datasets: tuple[str, ...]) -> pd.DataFrame:
-    return report.scale_table(listing().runs, datasets)
+    return from_all_runs("verdict", datasets, margin, spinner="Computing the intervals (seeds, then questions)…")
 
 
 def scale_change(datasets: tuple[str, ...]) -> pd.DataFrame:
     """``report.scale_table`` of every loadable run, cached on the run files."""
-    runs_root, ref_root = roots()
-    return _scale_change(runs.runs_signature(runs_root, ref_root), datasets)
+    return from_all_runs("scale_change", datasets, spinner="Comparing scales (seeds, then questions)…")
 
 
 @st.cache_data(show_spinner=False)
@@ -268,8 +274,6 @@ def job_card(job: jobs.Job, runs_root: Path, position: int | None = None) -> Non
 
 
 def _cancel_slurm(path: Path) -> None:
-    from hybridir_core.jobs.launchers import LaunchError, cancel
-
     try:
         cancel(path, wait_s=5.0)
     except LaunchError as exc:

@@ -77,9 +77,7 @@ def run(argv: list[str] | None = None) -> dict:
     created = datetime.now(UTC)
     machine = machine_info()
     label = args.machine or machine_label(machine)
-    model, fallback = resolve_model(args.model)
-    if fallback:
-        eval_bench.log(f"WARNING: {fallback}")
+    model = resolve_model(args.model)
     out_dir = Path(args.out)
     workdir = out_dir / "tmp" / f"{created:%Y%m%dT%H%M%S}-{profile.name}"
     isolate = not args.in_process
@@ -90,7 +88,7 @@ def run(argv: list[str] | None = None) -> dict:
         "profile": profile.to_dict(),
         "machine": machine, "machine_label": label,
         "versions": versions(), "git_commit": git_commit(),
-        "model": {"requested": args.model, "used": model, "fallback_reason": fallback},
+        "model": {"requested": args.model, "used": model},
         "isolated": isolate,
         "parts": {},
     }

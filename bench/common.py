@@ -245,19 +245,21 @@ class HashEncoder:
         return cos_sim(a, b)
 
 
-def resolve_model(name: str) -> tuple[str, str | None]:
-    """The model name children will load, and why it differs from ``name`` (or None).
+def resolve_model(name: str) -> str:
+    """``name``, once the model registry imports (the fixture, the hash encoder and a model
+    folder need no registry); a registry that cannot be imported stops the benchmark.
 
-    ``hybridir_core.models.registry`` (the offline me5 registry) may be absent on a development
-    checkout; the benchmark then falls back to the English MiniLM fixture and says so.
+    Raises:
+        SystemExit: one line naming the import error and the fixture to use instead.
     """
     if name in (FIXTURE_MODEL, HASH_MODEL) or Path(name).is_dir():
-        return name, None
+        return name
     try:
         importlib.import_module("hybridir_core.models.registry")
     except ImportError as exc:
-        return FIXTURE_MODEL, f"hybridir_core.models.registry unavailable ({exc}); used {FIXTURE_MODEL}"
-    return name, None
+        raise SystemExit(f"hybridir_core.models.registry cannot be imported ({exc}); "
+                         f"pass --model {FIXTURE_MODEL} to benchmark the English fixture instead") from None
+    return name
 
 
 def load_bench_model(name: str) -> BenchLoaded:
@@ -431,6 +433,7 @@ def machine_label(info: dict) -> str:
 
 
 def versions() -> dict:
+    import faiss
     import sentence_transformers
     import sklearn
     import torch
@@ -440,13 +443,7 @@ def versions() -> dict:
            "sentence_transformers": sentence_transformers.__version__,
            "transformers": transformers.__version__, "scikit_learn": sklearn.__version__,
            "torch_threads": torch.get_num_threads()}
-    try:
-        import faiss
-
-        out["faiss"] = faiss.__version__
-    except ImportError:
-        pass
-    return out
+    return {**out, "faiss": faiss.__version__}
 
 
 def git_commit() -> str | None:

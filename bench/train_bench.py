@@ -14,13 +14,11 @@ Throughput is pairs per second between the end of the warm-up steps and the end 
 step (``on_step_end`` to ``on_step_end``, so fetching and collating each batch counts).
 The sampler's own set-up time (``LanguageBatchSampler._prepare``) is reported apart.
 
-Needs ``hybridir_core.training.sampling``, ``corpora`` and ``train`` (being written alongside);
-:func:`run` reports ``skipped`` with the reason when they are missing.
+An import error of the training modules stops the part (it never measures something else).
 """
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from pathlib import Path
@@ -29,17 +27,6 @@ from .common import HASH_MODEL, Profile, load_bench_model, ratio, run_task, stag
 from .eval_bench import log
 
 TRAIN_LANGUAGES = ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
-
-
-def missing_modules() -> list[str]:
-    """The training modules this part needs that cannot be imported, with the reason."""
-    out = []
-    for name in ("hybridir_core.training.sampling", "hybridir_core.data.corpora", "hybridir_core.training.trainer"):
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # ImportError, or a module half-written
-            out.append(f"{name}: {type(exc).__name__}: {exc}")
-    return out
 
 
 def task_train(model: str, sampler: str, steps: int, warmup_steps: int, batch_size: int,
@@ -109,12 +96,9 @@ def task_train(model: str, sampler: str, steps: int, warmup_steps: int, batch_si
 
 
 def run(profile: Profile, model: str, workdir: Path, isolate: bool = True) -> dict:
-    """Part 3 (call it once ``sampling``/``corpora``/``train`` exist): both samplers, the ratio."""
+    """Part 3: both samplers, the ratio."""
     if model == HASH_MODEL:
         return {"skipped": "the hash test encoder cannot be trained"}
-    missing = missing_modules()
-    if missing:
-        return {"skipped": "training modules not ready: " + "; ".join(missing)}
     res: dict = {"contenders": {}}
     for sampler in ("default", "hybrid"):
         log(f"part 3: training {profile.train_warmup_steps}+{profile.train_steps} steps with the "

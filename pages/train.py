@@ -10,28 +10,21 @@ from hybridir_core.cli import job_argv
 from hybridir_core.config import DATASETS, EvalConfig, JobConfig, SamplingConfig, TrainConfig
 from hybridir_core.jobs import launchers
 from hybridir_core.jobs import queue as jobs
-
-FALLBACK_MODELS = ["me5-static", "me5-small-l6", "me5-small"]
+from hybridir_core.models.registry import default_learning_rate, is_built, list_models, resolve_cache_dir
 
 
 @st.cache_data(show_spinner=False, ttl=10)
-def model_choices() -> tuple[dict[str, str], dict[str, bool], str | None]:
+def model_choices() -> tuple[dict[str, str], dict[str, bool]]:
     """Registry names (the offline depth ladder first, by depth) -> a label with layers,
-    non-embedding parameters and build state; which offline models are built; the error when
-    the registry cannot be read."""
-    try:
-        from hybridir_core.models.registry import is_built, list_models, resolve_cache_dir
-
-        specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
-        built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
-        labels = {}
-        for s in specs:
-            non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
-            state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
-            labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
-        return labels, built, None
-    except Exception as exc:  # the registry is optional for browsing; say why it is missing
-        return {name: name for name in FALLBACK_MODELS}, {}, f"{type(exc).__name__}: {exc}"
+    non-embedding parameters and build state; and which offline models are built."""
+    specs = sorted(list_models(), key=lambda s: (s.source != "offline", s.layers, s.name))
+    built = {s.name: is_built(resolve_cache_dir() / s.name, s.name) for s in specs if s.source == "offline"}
+    labels = {}
+    for s in specs:
+        non_emb = f" · {s.non_embedding_params / 1e6:.1f}M non-embedding" if s.non_embedding_params else ""
+        state = "" if s.source != "offline" else (" · built" if built[s.name] else " · not built yet")
+        labels[s.name] = f"{s.name} · {s.layers} layers{non_emb}{state} · {s.source}"
+    return labels, built
 
 
 def precision_choice(column) -> str:
@@ -78,8 +71,6 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
                             limit_per_lang=limit)
     if train is None:
         return JobConfig("evaluate", evaluation)
-    from hybridir_core.models.registry import default_learning_rate  # the registry is optional for browsing
-
     sampling = SamplingConfig(train["sampling"], train["alpha"], train["mix"])
     config = TrainConfig(model=model, corpus=train["corpus"], sampling=sampling, steps=train["steps"],
                          batch_size=train["batch_size"], seed=train["seed"],
@@ -87,12 +78,24 @@ def build_job(model: str, dataset: str, limit: int | None, train: dict | None) -
     return JobConfig("train", evaluation, config)
 
 
+def training_form(left, right, corpus: str) -> dict:
+    """The training half of the form: sampling, α, mix, steps, batch size, seed, precision."""
+    sampling = left.radio("Batch sampling", ["mono", "cross", "hybrid"], index=2, horizontal=True,
+                          help="mono: X-X batches; cross: X-Y batches; hybrid: monolingual with probability α")
+    alpha = left.slider("α (probability of a monolingual batch)", 0.0, 1.0, 0.5, 0.05,
+                        disabled=sampling != "hybrid")
+    mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
+                     help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
+    return {"corpus": corpus, "sampling": sampling, "alpha": alpha, "mix": mix,
+            "steps": int(right.number_input("Steps", 1, 100_000, 200, step=50)),
+            "batch_size": int(right.number_input("Batch size", 2, 1024, 32, step=8)),
+            "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0)), "precision": precision_choice(right)}
+
+
 def main() -> None:
     st.title("Train & evaluate")
     runs_root, _ = ui.roots()
-    models, built, registry_error = model_choices()
-    if registry_error:
-        st.warning(f"The model registry could not be read ({registry_error}); showing the offline names.")
+    models, built = model_choices()
     left, right = st.columns(2)
     default = list(models).index("me5-small") if "me5-small" in models else 0
     model = left.selectbox("Model scale", list(models), format_func=models.get, index=default, key="model")
@@ -111,19 +114,8 @@ def main() -> None:
     quick = right.checkbox("Quick mode (fewer questions per language; candidates stay whole)", value=True)
     limit = right.number_input("Questions per language", 5, 5000, 50, step=5, disabled=not quick)
     limit = int(limit) if quick else None
-    if train:
-        sampling = left.radio("Batch sampling", ["mono", "cross", "hybrid"], index=2, horizontal=True,
-                              help="mono: X-X batches; cross: X-Y batches; hybrid: monolingual with probability α")
-        alpha = left.slider("α (probability of a monolingual batch)", 0.0, 1.0, 0.5, 0.05,
-                            disabled=sampling != "hybrid")
-        mix = left.radio("Mix", ["per-batch", "per-pair"], horizontal=True, disabled=sampling != "hybrid",
-                         help="per-batch: the paper; per-pair: each pair drawn monolingual with probability α")
-        form = {"corpus": corpus, "sampling": sampling, "alpha": alpha, "mix": mix,
-                "steps": int(right.number_input("Steps", 1, 100_000, 200, step=50)),
-                "batch_size": int(right.number_input("Batch size", 2, 1024, 32, step=8)),
-                "seed": int(right.number_input("Seed", 0, 2**31 - 1, 0)), "precision": precision_choice(right)}
     try:
-        job = build_job(model, dataset, limit, form if train else None)
+        job = build_job(model, dataset, limit, training_form(left, right, corpus) if train else None)
     except ValueError as exc:
         st.error(f"These settings cannot run: {exc}")
         return

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hybridir_core.config import PAPER_TRAIN_LANGUAGES
+from hybridir_core.data import DataError
 from hybridir_core.data.corpora import ParallelCorpus, find_corpus_dir, load_hf_parallel, load_tatoeba, load_xnli
-from hybridir_core.data.lareqa import DataError
 from hybridir_core.training.trainer import split_corpus
 
 

@@ -7,8 +7,9 @@ import shutil
 import pandas as pd
 import pytest
 
+from hybridir_core.data import DataError
 from hybridir_core.data import lareqa as data
-from hybridir_core.data.lareqa import DataError, load_lareqa
+from hybridir_core.data.lareqa import load_lareqa
 
 
 @pytest.fixture(scope="module")
@@ -195,30 +196,13 @@ def test_data_dir_resolution_order(tmp_path, monkeypatch):
         data.resolve_data_dir()
 
 
-def test_download_verifies_checksum(tmp_path, monkeypatch):
-    """The download path writes nothing whose sha256 differs from the manifest."""
-    source = data.resolve_data_dir()
-
-    def fake_urlopen(url, timeout):
-        name, lang = url.split("/")[-2], url.split("/")[-1]
-        payload = (source / name / lang).read_bytes()
-        if lang == "de.json" and name == "mlqa-r":
-            payload += b" "  # corrupted in transit
-
-        class Response:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def read(self):
-                return payload
-
-        return Response()
-
-    monkeypatch.setattr(data.urllib.request, "urlopen", fake_urlopen)
-    with pytest.raises(DataError, match=r"mlqa-r/de\.part: checksum mismatch"):
-        data.download_lareqa(tmp_path)
-    assert (tmp_path / "xquad-r" / "zh.json").is_file()
-    assert not (tmp_path / "mlqa-r" / "de.json").exists()
+def test_missing_data_is_fetched_by_the_one_downloader(tmp_path, monkeypatch):
+    """With no LAReQA files anywhere, ``resolve_data_dir`` asks ``fetch`` for XQuAD-R and MLQA-R."""
+    asked = []
+    monkeypatch.delenv("HYBRIDIR_DATA_DIR", raising=False)
+    monkeypatch.setattr(data.paths, "find_data", lambda name: None)
+    monkeypatch.setattr(data, "fetch_all", lambda dest, datasets: asked.append((dest, datasets)))
+    assert data.resolve_data_dir() == data.REPO_ROOT / "data"
+    assert asked == [(data.REPO_ROOT / "data", ("xquad-r", "mlqa-r"))]
+    with pytest.raises(DataError, match="No XQuAD-R/MLQA-R files found"):
+        data.resolve_data_dir(download=False)

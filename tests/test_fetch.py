@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from hybridir_core import cli, paths
+from hybridir_core.data import DataError
 from hybridir_core.data.corpora import load_xnli
-from hybridir_core.data.fetch import TRUSTED, Source, fetch_all, fetch_file, load_sources
-from hybridir_core.data.lareqa import MANIFEST, DataError
+from hybridir_core.data.fetch import MANIFEST, TRUSTED, Source, fetch_all, fetch_file, load_sources
 
 SHARED = paths.DEFAULT_DATA_ROOTS[1]
 FILES = {"hello.txt": b"hello, fetch\n" * 1000}
@@ -186,5 +186,6 @@ def test_manifest_digests_are_those_of_the_shared_copies():
     for s in pinned:
         assert hashlib.sha256((SHARED / s.path).read_bytes()).hexdigest() == s.sha256, s.path
     assert [s.path for s in sources if not s.sha256] == ["xnli/XNLI-1.0.zip"]
-    legacy = json.loads(MANIFEST.read_text())["sha256"]  # data.download_lareqa's table agrees
-    assert all(legacy[s.path] == s.sha256 for s in pinned if s.dataset != "tatoeba")
+    commits = {s.dataset: s.url.split("/lareqa/")[1].split("/")[0] for s in pinned if "/lareqa/" in s.url}
+    assert commits == {"xquad-r": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
+                       "mlqa-r": "354d67d1cd066854cdfbf5ad0e6105528976141d"}  # one pinned commit each

@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from hybridir_core.analysis.report import alpha_sweeps
-from hybridir_core.runs.measures import MAP_LABELS, METRIC_LABELS, ZERO_SHOT, language_order
+from hybridir_core.runs.measures import MAP_LABELS, MEASURE_LABELS, METRIC_LABELS, ZERO_SHOT, language_order
 
 SAMPLING_COLORS = {ZERO_SHOT: "#7f7f7f", "mono": "#1f77b4", "cross": "#ff7f0e", "hybrid": "#2ca02c"}
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "pentagon", "hexagon"]
@@ -245,11 +246,9 @@ def forest_plot(table: pd.DataFrame, dataset: str, margin: float) -> go.Figure:
     panel. Each point carries ``[model, against]`` as customdata, so a click can open that
     run pair.
     """
-    from plotly.subplots import make_subplots
-
     rows = table[table["dataset"] == dataset].copy()
-    measures = [m for m in ("mono", "cross", "multi", "rank_distance") if m in set(rows["measure"])]
-    titles = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mAP", "rank_distance": "rank distance"}
+    measures = [m for m in MEASURE_LABELS if m in set(rows["measure"])]
+    titles = MEASURE_LABELS
     fig = make_subplots(rows=1, cols=len(measures), shared_yaxes=True,
                         subplot_titles=[f"Δ {titles[m]}" for m in measures])
     order = rows.sort_values(["layers", "model"])["model"].drop_duplicates().tolist()

@@ -22,9 +22,10 @@ import pandas as pd
 
 from hybridir_core.analysis import stats
 from hybridir_core.evaluation import bias, metrics
+from hybridir_core.runs.measures import MEASURE_LABELS, MEASURE_TABLE
 
-MEASURES = ("mono", "cross", "multi", "rank_distance")
-HIGHER_IS_BETTER = {"mono": True, "cross": True, "multi": True, "rank_distance": False}
+MEASURES = tuple(MEASURE_LABELS)
+HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in MEASURE_TABLE}
 DEFAULT_MARGIN = 0.01
 DEFAULT_RESAMPLES = 2_000
 KEYS = ["question_id", "query_lang"]

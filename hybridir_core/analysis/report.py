@@ -27,8 +27,15 @@ import pandas as pd
 
 from hybridir_core.analysis import intervals, stats
 from hybridir_core.runs import directory as runs
+from hybridir_core.runs.measures import (
+    MEASURE_LABELS,
+    SAMPLING_ORDER,
+    ZERO_SHOT,
+    dataset_order,
+    training_label,
+)
 from hybridir_core.runs.measures import MEASURES as VALUES
-from hybridir_core.runs.measures import SAMPLING_ORDER, ZERO_SHOT, dataset_order, training_label
+from hybridir_core.runs.measures import measure as measure_of
 from hybridir_core.runs.protocol import protocol_id, protocol_of, run_info, scale_protocol, source_of, summary_frame
 
 RECIPE_KEYS = ["model", "scale", "sampling", "alpha", "mix", "steps"]
@@ -205,7 +212,7 @@ def seed_differences(summary: pd.DataFrame, a: Recipe, b: Recipe) -> pd.DataFram
         idx = sorted(i for i in shared if i[0] == dataset)
         for value in VALUES:
             diffs = (left.loc[idx, value].astype(float) - right.loc[idx, value].astype(float)).to_numpy()
-            better = (diffs < 0) if value == "mean_rank_distance" else (diffs > 0)
+            better = (diffs > 0) if measure_of(value).higher_is_better else (diffs < 0)
             rows.append({"dataset": dataset, "value": value, "seeds": [int(i[1]) for i in idx],
                          "diffs": diffs.tolist(), "mean": float(diffs.mean()),
                          "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else float("nan"),
@@ -292,8 +299,7 @@ def seed_table_markdown(table: pd.DataFrame) -> str:
                               {"model": r["model"], "training": r["training"], "evaluation": named,
                                "seeds": r["n_seeds"] or "–"})
         for value, name in VALUES.items():
-            digits = 0 if value == "mean_rank_distance" else 3
-            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], digits)
+            row[f"{r['dataset']} {name}"] = _fmt(r[f"{value}_mean"], r[f"{value}_std"], measure_of(value).digits)
     labelled = any(evaluation.fillna("") != "")  # a quick, subset or otherwise distinct protocol
     columns = ["model", "training", *(["evaluation"] if labelled else []), "seeds"] + [
         f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
@@ -309,7 +315,7 @@ def alpha_markdown(table: pd.DataFrame) -> str:
         row = rows.setdefault((r["sweep"], r["alpha"]), {
             "sweep": r["sweep"], "α": f"{r['alpha']:g}", "seeds": r["n_seeds"]})
         for value, name in VALUES.items():
-            row[f"{r['dataset']} {name}"] = f"{r[value]:.0f}" if value == "mean_rank_distance" else f"{r[value]:.3f}"
+            row[f"{r['dataset']} {name}"] = f"{r[value]:.{measure_of(value).digits}f}"
     frame = pd.DataFrame(list(rows.values()))
     columns = ["sweep", "α", "seeds"] + [f"{d} {n}" for d in dataset_order(table["dataset"]) for n in VALUES.values()]
     return _markdown(frame[columns])
@@ -319,7 +325,7 @@ def seed_differences_markdown(spread: pd.DataFrame) -> str:
     """Recipe A − recipe B seed by seed (macro), and on how many seeds A was better."""
     rows = []
     for _, s in spread.iterrows():
-        digits = 0 if s["value"] == "mean_rank_distance" else 3
+        digits = measure_of(s["value"]).digits
         rows.append({"dataset": s["dataset"], "measure": VALUES[s["value"]], "seeds": ", ".join(map(str, s["seeds"])),
                      "Δ per seed (macro)": " / ".join(f"{d:+.{digits}f}" for d in s["diffs"]),
                      "A better": f"{s['a_better']}/{len(s['diffs'])}"})
@@ -420,7 +426,7 @@ ALPHA_STEPS_HEADER = (
 
 
 # -- the verdict: nested, clustered intervals and non-inferiority ---------------------------------
-VERDICT_MEASURES = {"mono": "Mono mAP", "cross": "Cross mAP", "multi": "Multi mAP", "rank_distance": "rank distance"}
+VERDICT_MEASURES = MEASURE_LABELS
 
 
 def _runs_of(found: Sequence[runs.Run], summary: pd.DataFrame, recipe: Recipe) -> list[runs.Run]:
@@ -540,7 +546,7 @@ def scale_sentences(table: pd.DataFrame) -> list[str]:
         items = []
         for m in VERDICT_MEASURES:
             if m in rows.index:
-                r, digits = rows.loc[m], 0 if m == "rank_distance" else 3
+                r, digits = rows.loc[m], measure_of(m).digits
                 small_diff, large_diff, change, low, high = (
                     f"{r[k]:+.{digits}f}" for k in ("small_diff", "large_diff", "change", "ci_low", "ci_high"))
                 items.append(f"{VERDICT_MEASURES[m]} {small_diff} → {large_diff}, change {change} [{low}, {high}] "
@@ -579,7 +585,7 @@ def _has_dataset(group: Sequence[runs.Run], dataset: str) -> bool:
 
 def _interval(row: pd.Series) -> str:
     measure = row["measure"] if "measure" in row.index else row.name
-    digits = 0 if measure == "rank_distance" else 3
+    digits = measure_of(measure).digits
     return f"{row['diff']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
 
 

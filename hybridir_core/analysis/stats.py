@@ -10,7 +10,7 @@ differences ``d_i = a_i - b_i`` and the statistic ``mean(d)``.
 - Paired bootstrap: resample queries with replacement; the percentile interval of
   ``mean(d*)`` and the two-sided p-value of the null-shifted bootstrap,
   ``p = (1 + #{|mean(d*) - mean(d)| >= |mean(d)|}) / (1 + R)``.
-- Holm (family-wise) and Benjamini-Hochberg (false discovery rate) adjust many p-values, e.g.
+- Holm (family-wise) adjusts many p-values, e.g.
   one per language cell.
 
 Every test is seeded (``numpy.random.default_rng(seed)``), so a page shows the same p-value on
@@ -36,12 +36,16 @@ class PairedResult:
     """Outcome of a paired test on ``d = a - b``."""
 
     n: int
+    """Paired observations (queries)."""
     mean_a: float
     mean_b: float
     mean_diff: float
+    """``mean(a - b)``: above zero when A scores higher."""
     p_value: float
+    """Two-sided."""
     ci_low: float | None = None
     ci_high: float | None = None
+    """The percentile interval of ``mean_diff`` (bootstrap only)."""
 
 
 def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -106,20 +110,6 @@ def holm(p_values) -> np.ndarray:
     order = np.argsort(p, kind="stable")
     m = len(p)
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
-def benjamini_hochberg(p_values) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values: ``min_{j>=i} min(1, m p_(j) / j)`` in sorted order."""
-    p = np.asarray(p_values, dtype=np.float64)
-    if p.size == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
     out = np.empty(m)
     out[order] = adjusted
     return out

@@ -19,26 +19,33 @@ from pathlib import Path
 from hybridir_core import paths
 from hybridir_core.cli import commands
 from hybridir_core.cli.launch import add_launcher_options
-from hybridir_core.cli.options import add_eval_options, add_train_options, eval_config_from_args, job_argv
+from hybridir_core.cli.options import (
+    HelpFormatter,
+    add_eval_options,
+    add_train_options,
+    eval_config_from_args,
+    job_argv,
+)
 from hybridir_core.cli.progress import ProgressReporter
 from hybridir_core.config import DATASETS, STRATEGIES, TrainConfig
+from hybridir_core.data import DataError
 from hybridir_core.data.fetch import FETCH_DATASETS
-from hybridir_core.data.lareqa import DataError
 from hybridir_core.jobs.queue import IDLE_EXIT_SECONDS
+from hybridir_core.models.registry import ModelError
 from hybridir_core.runs import directory as runs
 
 __all__ = ["add_eval_options", "build_parser", "eval_config_from_args", "job_argv", "main"]
 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
-    from hybridir_core.models.registry import ModelError  # the model registry is heavy to import: only on an error
-
     return (ValueError, FileNotFoundError, runs.RunError, DataError, ModelError)
 
 
 def _add_job_commands(sub) -> None:
     ev = sub.add_parser("evaluate", help="zero-shot LAReQA evaluation into a run directory")
-    ev.add_argument("--model", default="me5-small", help="registry name or local ST directory")
+    ev.add_argument("--model", default="me5-small",
+                    help="registry name (`python -m hybridir_core models` lists them) or a local "
+                         "sentence-transformers folder")
     add_eval_options(ev)
     ev.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/zs-me5-small")
     ev.add_argument("--overwrite", action="store_true",
@@ -46,11 +53,15 @@ def _add_job_commands(sub) -> None:
     ev.set_defaults(func=commands.cmd_job, writes_run=True)
 
     tr = sub.add_parser("train", help="fine-tune with mono/cross/hybrid batches, then evaluate")
-    tr.add_argument("--model", default=TrainConfig.model, help="registry name or local ST directory")
-    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES)
-    tr.add_argument("--alpha", type=float, default=0.5, help="P(monolingual batch) for hybrid")
-    tr.add_argument("--steps", type=int, default=TrainConfig.steps)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--model", default=TrainConfig.model,
+                    help="registry name (`python -m hybridir_core models` lists them) or a local "
+                         "sentence-transformers folder")
+    tr.add_argument("--sampling", default="hybrid", choices=STRATEGIES,
+                    help="batch composition: monolingual, cross-lingual, or hybrid (mono with probability α)")
+    tr.add_argument("--alpha", type=float, default=0.5, help="hybrid: probability that a batch is monolingual")
+    tr.add_argument("--steps", "--max-steps", type=int, default=TrainConfig.steps, dest="steps",
+                    help="optimizer steps")
+    tr.add_argument("--seed", type=int, default=0, help="seed of the data order, sampler and initialisation")
     add_train_options(tr)
     add_eval_options(tr)
     tr.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/my-run")
@@ -64,11 +75,13 @@ def _add_job_commands(sub) -> None:
     rn.set_defaults(func=commands.cmd_run, writes_run=True)
 
     sw = sub.add_parser("sweep", help="a grid of train runs; complete runs are skipped")
-    sw.add_argument("--models", nargs="+", default=[TrainConfig.model])
-    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
-    sw.add_argument("--alphas", nargs="+", type=float, default=[0.5], help="for hybrid")
-    sw.add_argument("--seeds", nargs="+", type=int, default=[0])
-    sw.add_argument("--steps", nargs="+", type=int, default=[TrainConfig.steps])
+    sw.add_argument("--models", nargs="+", default=[TrainConfig.model], help="models to fine-tune")
+    sw.add_argument("--sampling", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
+                    help="batch compositions of the grid")
+    sw.add_argument("--alphas", nargs="+", type=float, default=[0.5],
+                    help="hybrid: probabilities of a monolingual batch")
+    sw.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the grid")
+    sw.add_argument("--steps", nargs="+", type=int, default=[TrainConfig.steps], help="optimizer steps of the grid")
     add_train_options(sw)
     add_eval_options(sw)
     sw.add_argument("--out", type=Path, default=Path("runs"), help="folder of run directories")
@@ -86,8 +99,8 @@ def _add_job_commands(sub) -> None:
 
 def _add_reading_commands(sub) -> None:
     ex = sub.add_parser("export", help="comparison CSV of run directories")
-    ex.add_argument("run_dirs", nargs="+")
-    ex.add_argument("--out", default="comparison.csv")
+    ex.add_argument("run_dirs", nargs="+", help="run directories to compare")
+    ex.add_argument("--out", default="comparison.csv", help="the CSV to write")
     ex.add_argument("--strict", action="store_true",
                     help="refuse (exit 2, nothing written) when a run folder is unreadable, instead of skipping it")
     ex.set_defaults(func=commands.cmd_export, writes_run=False)
@@ -102,7 +115,7 @@ def _add_reading_commands(sub) -> None:
     rp.set_defaults(func=commands.cmd_report, writes_run=False)
 
     rs = sub.add_parser("resummarise", help="recompute metrics.json of finished runs from ranks.parquet")
-    rs.add_argument("run_dirs", nargs="+")
+    rs.add_argument("run_dirs", nargs="+", help="finished run directories")
     rs.set_defaults(func=commands.cmd_resummarise, writes_run=False)
 
     md = sub.add_parser("models", help="list the model registry, or build offline models")
@@ -117,23 +130,27 @@ def _add_reading_commands(sub) -> None:
                       "data/manifest.json")
     fetch.add_argument("--dest", type=Path, default=None,
                        help=f"data folder (default: ${paths.DATA_DIR_ENV}, else data/)")
-    fetch.add_argument("--datasets", nargs="+", default=list(FETCH_DATASETS), choices=FETCH_DATASETS)
+    fetch.add_argument("--datasets", nargs="+", default=list(FETCH_DATASETS), choices=FETCH_DATASETS,
+                       help="which corpora to fetch")
     fetch.add_argument("--trust-on-first-use", action="store_true",
                        help="accept files with no pinned sha256 (XNLI-1.0.zip) and record their digest")
     fetch.set_defaults(func=commands.cmd_data_fetch, writes_run=False)
     ov = data_sub.add_parser("overlap", help="text shared by XQuAD-R (the QA training corpus) and MLQA-R "
                                              "(the evaluation): exact sentences, 8-word sequences, questions")
-    ov.add_argument("--data-dir", default=None)
+    ov.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
+                                                      f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
     ov.add_argument("--out", type=Path, default=None, help="also write the counts as JSON here")
     ov.set_defaults(func=commands.cmd_data_overlap, writes_run=False)
 
     se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
-    se.add_argument("query")
-    se.add_argument("--model", default="me5-small")
-    se.add_argument("--dataset", default="xquad-r", choices=DATASETS)
-    se.add_argument("--languages", nargs="+", default=None)
+    se.add_argument("query", help="the question to search for")
+    se.add_argument("--model", default="me5-small", help="registry name or a local sentence-transformers folder")
+    se.add_argument("--dataset", default="xquad-r", choices=DATASETS, help="whose candidates to search")
+    se.add_argument("--languages", nargs="+", default=None,
+                    help="candidate languages (default: every language of the dataset)")
     se.add_argument("-k", type=positive_int, default=10, help="candidates to show (>= 1)")
-    se.add_argument("--data-dir", default=None)
+    se.add_argument("--data-dir", default=None, help=f"folder holding xquad-r/ and mlqa-r/ "
+                                                     f"(default: ${paths.DATA_DIR_ENV}, data/, ../shared/datasets)")
     se.set_defaults(func=commands.cmd_search, writes_run=False)
 
 
@@ -148,10 +165,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser (and every sub-command's) whose help shows each option's default."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="python -m hybridir_core", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser = Parser(prog="python -m hybridir_core", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_job_commands(sub)
     _add_reading_commands(sub)

@@ -9,11 +9,17 @@ import sys
 from pathlib import Path
 
 from hybridir_core import paths
+from hybridir_core.analysis.export import comparison_frame, to_csv_bytes
+from hybridir_core.analysis.report import findings_markdown, study_tables
 from hybridir_core.cli.launch import run_cells
 from hybridir_core.cli.options import eval_config_from_args, job_from_args, parse_recipe, train_config_from_args
 from hybridir_core.cli.progress import ProgressReporter
 from hybridir_core.config import JobConfig
+from hybridir_core.data.fetch import fetch_all
+from hybridir_core.data.qa_pairs import overlap_report
 from hybridir_core.jobs import pipeline
+from hybridir_core.jobs.queue import run_worker
+from hybridir_core.models.registry import build_card, ensure_built, is_built, list_models, resolve_cache_dir
 from hybridir_core.runs import directory as runs
 
 
@@ -72,15 +78,11 @@ def cmd_sweep(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 def cmd_worker(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """The job queue's worker (``jobs.run_worker``)."""
-    from hybridir_core.jobs.queue import run_worker
-
     run_worker(args.runs_dir or paths.runs_root(), args.idle_exit)
 
 
 def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """``data fetch``: every corpus at its pinned URL, sha256-checked (``fetch.fetch_all``)."""
-    from hybridir_core.data.fetch import fetch_all
-
     done = fetch_all(args.dest, args.datasets, args.trust_on_first_use)
     for path, what in done.items():
         print(f"{what:<10} {path}")
@@ -88,8 +90,6 @@ def cmd_data_fetch(args: argparse.Namespace, progress: ProgressReporter) -> None
 
 def cmd_data_overlap(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """``data overlap``: what XQuAD-R shares with MLQA-R, and the training pairs left out for it."""
-    from hybridir_core.data.qa_pairs import overlap_report
-
     report = overlap_report(args.data_dir)
     print(f"XQuAD-R vs MLQA-R, {report['match']}")
     for kind in ("sentences", "questions"):
@@ -139,8 +139,6 @@ def readable_runs(run_dirs: list[Path], strict: bool = False) -> list[runs.Run]:
 
 def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """The comparison CSV of the readable runs among ``run_dirs`` (``--strict``: all or nothing)."""
-    from hybridir_core.analysis.export import comparison_frame, to_csv_bytes
-
     frame = comparison_frame(readable_runs([Path(p) for p in args.run_dirs], args.strict))
     out = Path(args.out)
     runs.atomic_write(out, lambda tmp: tmp.write_bytes(to_csv_bytes(frame)))
@@ -149,8 +147,6 @@ def cmd_export(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
     """Build offline models, or list the registry with each offline model's build state."""
-    from hybridir_core.models.registry import build_card, ensure_built, is_built, list_models, resolve_cache_dir
-
     for name in args.build or []:
         print(f"{name}: {ensure_built(name)}")
     if args.build:
@@ -192,8 +188,6 @@ def unique_runs(roots: list[Path]) -> list[runs.Run]:
 
 
 def cmd_report(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from hybridir_core.analysis.report import findings_markdown, study_tables
-
     roots = [Path(p) for p in args.roots] or [paths.reference_root()]
     for root in roots:
         if not root.is_dir():

@@ -2,7 +2,7 @@
 
 ``job_from_args`` builds the ``JobConfig`` that every command runs; ``job_argv`` writes the
 words of a ``JobConfig`` (the dashboard shows them for copy and paste, never as transport);
-``tests/test_cli.py`` checks that parsing those words gives the same configuration back.
+``tests/test_train.py`` checks that parsing those words gives the same configuration back.
 """
 
 from __future__ import annotations
@@ -11,50 +11,102 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from hybridir_core import paths
 from hybridir_core.analysis.report import Recipe
-from hybridir_core.config import DATASETS, EVAL_BACKENDS, STRATEGIES, EvalConfig, JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.config import (
+    CORPUS_SOURCES,
+    DATASETS,
+    EVAL_BACKENDS,
+    MIXES,
+    PRECISIONS,
+    STRATEGIES,
+    TRAIN_BACKENDS,
+    XNLI_PAIRS,
+    EvalConfig,
+    JobConfig,
+    SamplingConfig,
+    TrainConfig,
+)
 from hybridir_core.models.registry import default_learning_rate
 
 _TRAIN_DEFAULTS = TrainConfig()
 _EVAL_DEFAULTS = EvalConfig()
-# flag -> (TrainConfig field, type), for options whose value is stored as it is
+_HF = "with --corpus hf: "
+# flag -> (TrainConfig field, type, help), for options whose value is stored as it is
 _TRAIN_FLAGS = {
-    "--batch-size": ("batch_size", int), "--corpus": ("corpus", str), "--limit-items": ("limit_items", int),
-    "--hf-path": ("hf_path", str), "--hf-config": ("hf_config", str),
-    "--hf-data-files": ("hf_data_files", str), "--hf-split": ("hf_split", str),
-    "--hf-query-column": ("hf_query_column", str), "--hf-passage-column": ("hf_passage_column", str),
-    "--hf-item-column": ("hf_item_column", str), "--lr": ("learning_rate", float),
-    "--weight-decay": ("weight_decay", float), "--warmup-ratio": ("warmup_ratio", float),
-    "--mnrl-scale": ("mnrl_scale", float), "--max-seq-length": ("max_seq_length", int),
-    "--validation-items": ("validation_items", int), "--eval-steps": ("eval_steps", int),
-    "--save-steps": ("save_steps", int), "--logging-steps": ("logging_steps", int),
-    "--early-stopping-patience": ("early_stopping_patience", int),
-    "--mini-batch-size": ("mini_batch_size", int), "--precision": ("precision", str),
-    "--xnli-pairs": ("xnli_pairs", str), "--train-backend": ("train_backend", str),
+    "--batch-size": ("batch_size", int, "pairs per training batch per process (the paper's: 100)"),
+    "--corpus": ("corpus", str, f"training corpus: sources among {', '.join(CORPUS_SOURCES)} joined by + "
+                                "(e.g. xnli+tatoeba); xquad (the QA protocol) is trained on alone"),
+    "--xnli-pairs": ("xnli_pairs", str, "XNLI rows used as positive pairs: entailment only, or all rows"),
+    "--limit-items": ("limit_items", int, "keep the first N items of each corpus source (quick runs; default: all)"),
+    "--hf-path": ("hf_path", str, _HF + "a hub dataset name, local folder or builder such as json"),
+    "--hf-config": ("hf_config", str, _HF + "the dataset's configuration name"),
+    "--hf-data-files": ("hf_data_files", str, _HF + "its data files (for a builder such as json)"),
+    "--hf-split": ("hf_split", str, _HF + "the split to train on"),
+    "--hf-query-column": ("hf_query_column", str, _HF + "the query column ({lang} = the language)"),
+    "--hf-passage-column": ("hf_passage_column", str, _HF + "the passage column ({lang} = the language)"),
+    "--hf-item-column": ("hf_item_column", str, _HF + "the column that names an item (its translations share it)"),
+    "--learning-rate": ("learning_rate", float, "peak AdamW learning rate (default: the model's own, "
+                                                "`python -m hybridir_core models` lists it)"),
+    "--weight-decay": ("weight_decay", float, "AdamW weight decay"),
+    "--warmup-ratio": ("warmup_ratio", float, "share of the steps with a linear warm-up"),
+    "--mnrl-scale": ("mnrl_scale", float, "inverse temperature of MultipleNegativesRankingLoss (its `scale`)"),
+    "--max-seq-length": ("max_seq_length", int, "tokens per text during training (longer texts are cut)"),
+    "--validation-items": ("validation_items", int, "items held out for the validation loss, 0 = none "
+                                                    "(default: XQuAD 40 paragraphs, else 200)"),
+    "--eval-steps": ("eval_steps", int, "steps between validation losses"),
+    "--save-steps": ("save_steps", int, "steps between checkpoints (default: --eval-steps)"),
+    "--logging-steps": ("logging_steps", int, "steps between logged training losses"),
+    "--early-stopping-patience": ("early_stopping_patience", int, "stop after N validations without improvement "
+                                                                  "(default: train every step)"),
+    "--mini-batch-size": ("mini_batch_size", int, "with --cached-loss: texts per forward pass"),
+    "--precision": ("precision", str, "training precision; bf16 and fp16 are refused where the device lacks them"),
+    "--train-backend": ("train_backend", str, "how a step's texts are forwarded: torch (default, the library's) or "
+                                              "auto (length-sorted sub-batches, the same losses)"),
 }
+_TRAIN_CHOICES = {"--xnli-pairs": XNLI_PAIRS, "--precision": PRECISIONS, "--train-backend": TRAIN_BACKENDS}
+_ALIASES = {"--learning-rate": ("--lr",), "--batch-size": ("--per-device-train-batch-size",)}
+"""Other names of an option: the old ones that runs and scripts use, and the HF Trainer's."""
 # flag -> TrainConfig field, for on/off options (default off)
 _TRAIN_SWITCHES = {"--cached-loss": "cached_loss", "--gather-across-devices": "gather_across_devices"}
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless the help already says it or there is none
+    (an on/off switch, a value that is only set when given)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        no_default = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "default" in text or no_default or action.const is not None:
+            return text
+        return super()._get_help_string(action)
+
+
 def add_eval_options(parser: argparse.ArgumentParser) -> None:
     """Evaluation options shared by ``evaluate``, ``train`` and ``sweep``."""
-    parser.add_argument("--dataset", default="all", choices=[*DATASETS, "all"])
+    parser.add_argument("--dataset", default="all", choices=[*DATASETS, "all"], help="evaluation dataset")
     parser.add_argument("--limit-per-lang", type=int, default=None,
-                        help="quick mode: the first N question ids per language")
-    parser.add_argument("--languages", nargs="+", default=None, help="evaluation languages")
+                        help="quick mode: the first N question ids per language (default: every question)")
+    parser.add_argument("--languages", nargs="+", default=None,
+                        help="evaluation languages (default: every language of the dataset)")
     parser.add_argument("--with-context", action="store_true",
                         help="encode candidates as sentence + paragraph (LAReQA option)")
-    parser.add_argument("--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size)
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--encode-batch-size", "--eval-batch-size", type=int, default=_EVAL_DEFAULTS.batch_size,
+                        dest="eval_batch_size", metavar="N", help="texts per encoding batch of the evaluation")
+    parser.add_argument("--data-dir", default=None,
+                        help=f"folder holding xquad-r/ and mlqa-r/ (default: ${paths.DATA_DIR_ENV}, data/, "
+                             "../shared/datasets)")
     parser.add_argument("--backend", default=_EVAL_DEFAULTS.backend, choices=EVAL_BACKENDS,
-                        help="how texts are encoded: auto (default) = the fastest backend for this CPU "
-                             "that passes the accuracy gate; torch = plain sentence-transformers")
+                        help="how texts are encoded: auto = the fastest backend for this CPU that passes "
+                             "the accuracy gate; torch = plain sentence-transformers")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     """Training options shared by ``train`` and ``sweep`` (all but model, sampling, seed, steps)."""
-    for flag, (name, kind) in _TRAIN_FLAGS.items():
-        parser.add_argument(flag, type=kind, default=getattr(_TRAIN_DEFAULTS, name), dest=name)
+    for flag, (name, kind, text) in _TRAIN_FLAGS.items():
+        parser.add_argument(flag, *_ALIASES.get(flag, ()), type=kind, default=getattr(_TRAIN_DEFAULTS, name),
+                            dest=name, choices=_TRAIN_CHOICES.get(flag), help=text)
     parser.set_defaults(learning_rate=None)  # the model's own (models.default_learning_rate)
     for short in ("bf16", "fp16"):
         parser.add_argument(f"--{short}", action="store_const", const=short, dest="precision",
@@ -64,15 +116,17 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                              "texts per forward pass (large batches in little memory)")
     parser.add_argument("--gather-across-devices", action="store_true", dest="gather_across_devices",
                         help="several GPUs: every rank's passages are negatives for every query")
-    parser.add_argument("--mix", default="per-batch", choices=["per-batch", "per-pair"])
+    parser.add_argument("--mix", default="per-batch", choices=MIXES,
+                        help="hybrid: draw mono or cross per batch (the paper) or per pair (ablation)")
     parser.add_argument("--cross-pair-per-batch", action="store_true",
                         help="one (X, Y) language pair per cross-lingual batch")
     parser.add_argument("--train-languages", nargs="+", default=list(_TRAIN_DEFAULTS.languages),
-                        help="training languages (default: the paper's)")
+                        help="training languages (default: the paper's, el and vi unseen)")
     parser.add_argument("--freeze-embeddings", default="auto", choices=["auto", "on", "off"],
                         help="freeze the word embeddings (auto: on without a GPU)")
-    parser.add_argument("--report-to", nargs="+", default=[], help="tensorboard, mlflow, wandb ...")
-    parser.add_argument("--keep-checkpoints", action="store_true")
+    parser.add_argument("--report-to", nargs="+", default=[],
+                        help="experiment trackers: tensorboard, mlflow, wandb ... (default: none)")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep checkpoints/ after training")
     parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
 
 
@@ -98,7 +152,7 @@ def train_config_from_args(args: argparse.Namespace, model: str, strategy: str, 
                            seed: int, steps: int) -> TrainConfig:
     """The ``TrainConfig`` of parsed training options for one (model, sampling, seed, steps);
     without ``--lr``, the model's fine-tuning learning rate."""
-    options = {name: getattr(args, name) for name, _ in _TRAIN_FLAGS.values()}
+    options = {name: getattr(args, name) for name, _, _ in _TRAIN_FLAGS.values()}
     if options["learning_rate"] is None:
         options["learning_rate"] = default_learning_rate(model)
     return TrainConfig(
@@ -142,7 +196,7 @@ def _eval_words(config: EvalConfig) -> list[str]:
     if config.with_context:
         words.append("--with-context")
     if config.batch_size != _EVAL_DEFAULTS.batch_size:
-        words += ["--eval-batch-size", str(config.batch_size)]
+        words += ["--encode-batch-size", str(config.batch_size)]
     if config.data_dir:
         words += ["--data-dir", config.data_dir]
     if config.backend != _EVAL_DEFAULTS.backend:
@@ -159,7 +213,7 @@ def _train_words(config: TrainConfig) -> list[str]:
     if s.cross_pair_per_batch:
         words.append("--cross-pair-per-batch")
     defaults = dataclasses.replace(_TRAIN_DEFAULTS, learning_rate=default_learning_rate(config.model))
-    for flag, (name, _) in _TRAIN_FLAGS.items():
+    for flag, (name, _, _) in _TRAIN_FLAGS.items():
         value = getattr(config, name)
         if value != getattr(defaults, name):
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]

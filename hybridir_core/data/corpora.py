@@ -27,7 +27,7 @@ import numpy as np
 
 from hybridir_core import paths
 from hybridir_core.config import PAPER_TRAIN_LANGUAGES
-from hybridir_core.data.lareqa import DataError
+from hybridir_core.data import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -30,17 +30,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hybridir_core import paths
-from hybridir_core.data.lareqa import MANIFEST, DataError, sha256_of
+from tqdm import tqdm
 
-FETCH_DATASETS = ("xquad-r", "mlqa-r", "xnli", "tatoeba")
+from hybridir_core import paths
+from hybridir_core.data import DataError
+
+MANIFEST = paths.REPO_ROOT / "data" / "manifest.json"
+"""Every fetched file's URL (at its pinned commit) and sha256, under ``fetch.files``."""
+LAREQA_DATASETS = ("xquad-r", "mlqa-r")
+FETCH_DATASETS = (*LAREQA_DATASETS, "xnli", "tatoeba")
 MIRROR_ENV = "HYBRIDIR_FETCH_MIRROR"
 TRUSTED = "trusted-sha256.json"
-UNVERIFIED = "unverified-until-first-download"
 XNLI_ZIP = "xnli/XNLI-1.0.zip"
 XNLI_MEMBERS = {"dev": "XNLI-1.0/xnli.dev.tsv", "test": "XNLI-1.0/xnli.test.tsv"}
 XNLI_STAMP = "xnli/.converted-from"
 CHUNK = 1 << 16
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Offline(DataError):
@@ -86,8 +99,6 @@ def mirrored(url: str, mirror: str | None) -> str:
 
 def _copy_response(response, out, label: str, progress: bool) -> tuple[int, str, int | None]:
     """Stream ``response`` into ``out``; returns (bytes, sha256, announced length)."""
-    from tqdm import tqdm
-
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
     digest, received = hashlib.sha256(), 0

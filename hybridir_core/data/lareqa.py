@@ -14,9 +14,7 @@ XQuAD-R (every id in every language) exactly N; on MLQA-R more, since English ho
 
 from __future__ import annotations
 
-import hashlib
 import json
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,20 +24,11 @@ import pandas as pd
 
 from hybridir_core import paths
 from hybridir_core.config import EVAL_LANGUAGES
+from hybridir_core.data import DataError
+from hybridir_core.data.fetch import LAREQA_DATASETS, fetch_all, sha256_of
 from hybridir_core.paths import REPO_ROOT
 
 LAREQA_LANGUAGES = EVAL_LANGUAGES
-# Public source, pinned (see ../shared/datasets/README.md); MLQA-R was removed later upstream.
-SOURCE_COMMITS = {
-    "xquad-r": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
-    "mlqa-r": "354d67d1cd066854cdfbf5ad0e6105528976141d",
-}
-SOURCE_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa/{commit}/{name}/{lang}.json"
-MANIFEST = REPO_ROOT / "data" / "manifest.json"
-
-
-class DataError(Exception):
-    """Bad or missing dataset input; the message names the file and the problem."""
 
 
 @dataclass
@@ -99,21 +88,13 @@ def resolve_data_dir(explicit: str | Path | None = None, download: bool = True) 
     found = paths.find_data("xquad-r/en.json")
     if found is not None:
         return found
-    if download:
-        return download_lareqa(REPO_ROOT / "data")
+    if download:  # the pinned public source (MLQA-R was later removed upstream), sha256-checked
+        fetch_all(REPO_ROOT / "data", datasets=LAREQA_DATASETS)
+        return REPO_ROOT / "data"
     raise DataError(
         "No XQuAD-R/MLQA-R files found in " + ", ".join(str(p) for p in roots)
         + f"; set {paths.DATA_DIR_ENV} or pass --data-dir."
     )
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checksums(path: Path) -> dict[str, str]:
@@ -130,34 +111,6 @@ def verify_checksum(path: Path, expected: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise DataError(f"{path}: checksum mismatch (sha256 {actual}, expected {expected})")
-
-
-def download_lareqa(target: Path) -> Path:
-    """Download XQuAD-R and MLQA-R at the pinned commits into ``target``, verifying sha256."""
-    try:
-        expected = json.loads(MANIFEST.read_text(encoding="utf-8"))["sha256"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{MANIFEST}: cannot read the checksum manifest ({exc})") from None
-    for name, langs in LAREQA_LANGUAGES.items():
-        for lang in langs:
-            rel = f"{name}/{lang}.json"
-            dest = target / rel
-            if dest.is_file() and sha256_of(dest) == expected[rel]:
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            url = SOURCE_URL.format(commit=SOURCE_COMMITS[name], name=name, lang=lang)
-            tmp = dest.with_suffix(".part")
-            try:
-                with urllib.request.urlopen(url, timeout=30) as response:
-                    tmp.write_bytes(response.read())
-            except OSError as exc:
-                raise DataError(
-                    f"{rel}: not found locally and the download from {url} failed ({exc}). "
-                    "Set HYBRIDIR_DATA_DIR to a folder holding xquad-r/ and mlqa-r/."
-                ) from None
-            verify_checksum(tmp, expected[rel])
-            tmp.replace(dest)
-    return target
 
 
 def _read_language_file(path: Path) -> list[tuple[int, dict]]:

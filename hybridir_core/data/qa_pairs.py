@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from hybridir_core.config import PAPER_TRAIN_LANGUAGES
+from hybridir_core.data import DataError
 from hybridir_core.data.corpora import ParallelCorpus
-from hybridir_core.data.lareqa import DataError, LareqaData, load_lareqa
+from hybridir_core.data.lareqa import LareqaData, load_lareqa
 
 logger = logging.getLogger(__name__)
 

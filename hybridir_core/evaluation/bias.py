@@ -28,11 +28,6 @@ def rank_distances(ranks: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def rank_distance_by_language(ranks: pd.DataFrame) -> pd.Series:
-    """Mean rank distance of each query language of one dataset (index ``query_lang``)."""
-    return rank_distances(ranks).groupby("query_lang")["rank_distance"].mean()
-
-
 def rank_distance_summary(ranks: pd.DataFrame) -> dict[str, float]:
     """Rank distance of ONE dataset, with ``d_q`` the rank distance of query ``q``.
 

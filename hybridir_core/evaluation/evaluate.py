@@ -26,6 +26,7 @@ from hybridir_core.data.lareqa import LareqaData, load_lareqa
 from hybridir_core.devices import cpu_record
 from hybridir_core.evaluation import bias, metrics, ranking
 from hybridir_core.models import encoders
+from hybridir_core.models.registry import ensure_loaded
 from hybridir_core.paths import REPO_ROOT
 from hybridir_core.runs import directory as runs
 
@@ -202,7 +203,6 @@ def run_evaluation(
     datasets = datasets or load_eval_data(config, progress)
     if progress:
         progress("building the model", 0, 1)
-    from hybridir_core.models.registry import ensure_loaded
 
     loaded = ensure_loaded(model)
     all_ranks, matrices, summaries, encoder_info = [], [], {}, {}

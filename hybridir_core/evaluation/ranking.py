@@ -48,6 +48,29 @@ class RankBlocks:
     rank_in_lang: np.ndarray
 
 
+def _chunk_ranks(scores: torch.Tensor, rel: torch.Tensor, rel_block: torch.Tensor, starts: np.ndarray,
+                 ends: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ranks (in the pool, in the own block) of the relevant candidates ``rel`` (-1 = padding) of
+    one chunk of queries, from its ``scores`` (B, N); the tie rule of the module docstring."""
+    valid = rel >= 0
+    rel_scores = torch.gather(scores, 1, rel.clamp(min=0))  # (B, R)
+    rel_scores = torch.where(valid, rel_scores, torch.full_like(rel_scores, float("inf")))
+    per_block = torch.stack(
+        [(scores[:, s:e, None] >= rel_scores[:, None, :]).sum(1) for s, e in zip(starts, ends)],
+        dim=2,
+    )  # (B, R, n_blocks): candidates of each block scoring >= each relevant
+    # Tied relevant candidates later in index order are placed after this one.
+    tie_later = (
+        (rel_scores[:, :, None] == rel_scores[:, None, :])
+        & (rel[:, None, :] > rel[:, :, None])
+        & valid[:, None, :]
+    )
+    same_block = rel_block[:, :, None] == rel_block[:, None, :]
+    multi = per_block.sum(2) - tie_later.sum(2)
+    own = torch.gather(per_block, 2, rel_block.clamp(min=0).unsqueeze(2)).squeeze(2)
+    return multi, own - (tie_later & same_block).sum(2)
+
+
 def exact_ranks(
     query_emb: np.ndarray,
     cand_emb: np.ndarray,
@@ -91,29 +114,8 @@ def exact_ranks(
     with torch.inference_mode():
         for lo in range(0, n_q, chunk_size):
             hi = min(lo + chunk_size, n_q)
-            scores = queries[lo:hi] @ cands.T  # (B, N)
-            rel = rel_all[lo:hi]
-            valid = rel >= 0
-            rel_scores = torch.gather(scores, 1, rel.clamp(min=0))  # (B, R)
-            rel_scores = torch.where(valid, rel_scores, torch.full_like(rel_scores, float("inf")))
-            per_block = torch.stack(
-                [
-                    (scores[:, s:e, None] >= rel_scores[:, None, :]).sum(1)
-                    for s, e in zip(starts, ends)
-                ],
-                dim=2,
-            )  # (B, R, n_blocks): candidates of each block scoring >= each relevant
-            rel_block = rel_block_all[lo:hi]
-            # Tied relevant candidates later in index order are placed after this one.
-            tie_later = (
-                (rel_scores[:, :, None] == rel_scores[:, None, :])
-                & (rel[:, None, :] > rel[:, :, None])
-                & valid[:, None, :]
-            )
-            same_block = rel_block[:, :, None] == rel_block[:, None, :]
-            multi = per_block.sum(2) - tie_later.sum(2)
-            own = torch.gather(per_block, 2, rel_block.clamp(min=0).unsqueeze(2)).squeeze(2)
-            in_lang = own - (tie_later & same_block).sum(2)
+            multi, in_lang = _chunk_ranks(queries[lo:hi] @ cands.T, rel_all[lo:hi], rel_block_all[lo:hi],
+                                          starts, ends)
             rank_multi[lo:hi] = multi.numpy()
             rank_lang[lo:hi] = in_lang.numpy()
             if progress is not None:

@@ -11,6 +11,13 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
+from hybridir_core.config import EvalConfig
+from hybridir_core.data.lareqa import load_lareqa
+from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
+from hybridir_core.evaluation.search_cache import cache_file, cached_embeddings, data_signature, model_signature
+from hybridir_core.models.encoders import build
+from hybridir_core.models.registry import load_model
+
 
 def build_index(embeddings: np.ndarray) -> faiss.Index:
     """Exact inner-product index (cosine on normalised embeddings)."""
@@ -34,13 +41,6 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
     The candidates' embeddings are encoded on the first call (``progress`` shows it) and kept
     on disk (``search_cache``) for later calls with the same model and data.
     """
-    from hybridir_core.config import EvalConfig
-    from hybridir_core.data.lareqa import load_lareqa
-    from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
-    from hybridir_core.evaluation.search_cache import cache_file, cached_embeddings, data_signature, model_signature
-    from hybridir_core.models.encoders import build
-    from hybridir_core.models.registry import load_model
-
     if not query.strip():
         raise ValueError("the query is empty")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

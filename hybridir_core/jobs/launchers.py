@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -97,8 +96,7 @@ class RunStored:
     def __call__(self, run_dir: str) -> int:
         log = Path(run_dir) / f"slurm-{slurm_job_id() or 'local'}.log"
         with log.open("ab") as out:
-            code = subprocess.run([sys.executable, "-m", "hybridir_core", "run", run_dir],
-                                  stdout=out, stderr=subprocess.STDOUT).returncode
+            code = subprocess.run(pipeline.run_command(run_dir), stdout=out, stderr=subprocess.STDOUT).returncode
         if code != 0:
             raise RuntimeError(f"python -m hybridir_core run {run_dir} exited with {code}; see {log}")
         return code

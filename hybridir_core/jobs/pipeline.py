@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hybridir_core.config import JobConfig, SamplingConfig, TrainConfig
+from hybridir_core.models.registry import ensure_loaded
 from hybridir_core.runs import directory as runs
+from hybridir_core.training.trainer import MODEL_DIR, load_trained, train_model
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -34,8 +36,6 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     ``model`` may be a ``LoadedModel`` to train instead of loading ``config.model`` (tests).
     """
     from hybridir_core.evaluation.evaluate import load_eval_data, run_evaluation
-    from hybridir_core.models.registry import ensure_loaded
-    from hybridir_core.training.trainer import MODEL_DIR, load_trained, train_model
 
     run_dir = Path(run_dir)
     datasets = load_eval_data(eval_config, progress)  # a bad data file stops before training
@@ -119,10 +119,21 @@ def mismatch(run_dir: Path, job: JobConfig) -> str | None:
     return None if have == want else f"it holds {have}, the sweep asks for {want}"
 
 
+def default_command() -> list[str]:
+    """The CLI every job runs: this interpreter, ``-m hybridir_core``."""
+    return [sys.executable, "-m", "hybridir_core"]
+
+
+def run_command(run_dir: Path | str, command: Sequence[str] | None = None) -> list[str]:
+    """``python -m hybridir_core run <run-dir>``: how the queue, a sweep and a Slurm job run a
+    stored ``JobConfig`` (``command`` replaces ``python -m hybridir_core``, e.g. in tests)."""
+    return [*(command or default_command()), "run", str(run_dir)]
+
+
 def run_in_subprocess(run_dir: Path, job: JobConfig, command: Sequence[str] | None = None) -> int:
     """Store ``job`` in ``run_dir`` and run it as ``python -m hybridir_core run <run-dir>``."""
     runs.write_request(run_dir, job.to_dict())
-    return subprocess.run([*(command or [sys.executable, "-m", "hybridir_core"]), "run", str(run_dir)]).returncode
+    return subprocess.run(run_command(run_dir, command)).returncode
 
 
 def run_sweep(cells: Sequence[SweepCell], out: Path, dry_run: bool = False,

@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import psutil
 
 from hybridir_core.config import JobConfig
+from hybridir_core.jobs.pipeline import default_command, run_command
 from hybridir_core.paths import REPO_ROOT
 from hybridir_core.runs import directory as runs
 
@@ -47,11 +47,6 @@ IDLE_EXIT_SECONDS = 2.0
 
 class JobError(Exception):
     """A job that cannot be submitted or cancelled; the message says why."""
-
-
-def default_command() -> list[str]:
-    """The CLI every job runs: this interpreter, ``-m hybridir_core``."""
-    return [sys.executable, "-m", "hybridir_core"]
 
 
 # -- submitting, listing, cancelling ------------------------------------------------------------
@@ -355,7 +350,7 @@ def _run_job(runs_root: Path, run_dir: Path) -> None:
         # pid None: the job records its own process; until then readers look at job.json's pid
         runs.StatusWriter(run_dir).update(state="running", phase="starting", step=0, total=0, pid=None,
                                           message="starting the job", started=time.time(), error=None)
-        argv = [*meta.get("command", default_command()), "run", str(run_dir)]
+        argv = run_command(run_dir, meta.get("command"))
         with open(run_dir / LOG, "ab") as log:
             try:
                 proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,

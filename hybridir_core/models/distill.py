@@ -25,9 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from hybridir_core.data.corpora import TATOEBA_CODES, XNLI_LANGUAGES, load_tatoeba, load_xnli
 from hybridir_core.devices import cpu_record
+from hybridir_core.models import encoders
 from hybridir_core.models.encoders import has_native_bf16
 
 logger = logging.getLogger(__name__)
@@ -111,13 +113,10 @@ def teacher_embeddings(teacher, texts: list[str], cache: Path, batch_size: int =
     """
     import datasets
 
-    from hybridir_core.models import encoders
-
     if (cache / "dataset_info.json").is_file():
         return datasets.load_from_disk(str(cache))
     encoder = encoders.choose(teacher, batch_size, encoders.probe(texts), None)
     logger.info("teacher embeddings of %d texts with the %s encoder", len(texts), encoder.name)
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=len(texts), desc="teacher embeddings", unit="text")
     emb = encoder.encode(texts, None, lambda done, total: bar.update(done - bar.n))

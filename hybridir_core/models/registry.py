@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from hybridir_core.config import TrainConfig
+from hybridir_core.models.distill import CARD, WORK_DIR, DistillConfig, distill_student
 from hybridir_core.models.e5s1 import PROMPTS as E5_PROMPTS
 from hybridir_core.models.e5s1 import convert_e5s1
 
@@ -400,8 +401,6 @@ def _build_me5_static(tmp: Path, root: Path) -> None:
 # version is part of its dependents' keys too, so me5-small-l6 and me5-static rebuild with it.
 def _build_student(tmp: Path, root: Path, layers: int) -> None:
     """Distil a ``layers``-layer student of me5-small (resumable work in ``root/.distill``)."""
-    from hybridir_core.models.distill import WORK_DIR, DistillConfig, distill_student
-
     config = DistillConfig(layers=layers)
     work = root / WORK_DIR / f"me5-small-d{layers}-{config.key()}"
     distill_student(root / "me5-small", tmp, work, config)
@@ -409,8 +408,6 @@ def _build_student(tmp: Path, root: Path, layers: int) -> None:
 
 def build_card(name: str, cache_dir: Path | str | None = None) -> dict | None:
     """The ``build_card.json`` of a built student, else None."""
-    from hybridir_core.models.distill import CARD
-
     try:
         return json.loads((resolve_cache_dir(cache_dir) / name / CARD).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 
 from hybridir_core.runs import schema
 from hybridir_core.runs.schema import MATRIX_COLUMNS, RANK_COLUMNS, SCHEMA_VERSION, RunError, read_json
@@ -98,11 +99,6 @@ def write_json(path: Path, data: Any, durable: bool = False) -> None:
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """Write a CSV atomically."""
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-
-
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write a parquet file atomically."""
-    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_metrics(run_dir: Path, datasets: dict[str, Any]) -> None:
@@ -329,8 +325,6 @@ class StatusWriter:
 
 def process_record(pid: int | None = None) -> dict[str, Any]:
     """``pid``, its start time (``pid_started``, psutil) and ``host``: who writes a running status."""
-    import psutil
-
     process = psutil.Process(pid)
     return {"pid": process.pid, "pid_started": process.create_time(), "host": socket.gethostname()}
 
@@ -338,8 +332,6 @@ def process_record(pid: int | None = None) -> dict[str, Any]:
 def process_alive(status: dict[str, Any]) -> bool | None:
     """Whether the process recorded in ``status`` still runs: None when it cannot be told
     (no record, or another host); a reused pid (another start time) counts as gone."""
-    import psutil
-
     pid, started = status.get("pid"), status.get("pid_started")
     if not isinstance(pid, int) or not isinstance(started, (int, float)) or status.get("host") != socket.gethostname():
         return None

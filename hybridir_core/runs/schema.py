@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 1
 MATRIX_COLUMNS = [
@@ -127,8 +128,6 @@ def read_matrix(path: Path, datasets: list[str] | None = None) -> pd.DataFrame:
 
 def check_ranks(path: Path) -> int:
     """The row count of ``ranks.parquet`` from its footer; ``RunError`` if truncated or off-schema."""
-    import pyarrow.parquet as pq
-
     try:
         meta = pq.ParquetFile(path).metadata
     except FileNotFoundError:

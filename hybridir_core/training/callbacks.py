@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
+import numpy as np
 from transformers import TrainerCallback
 
 from hybridir_core.runs.directory import StatusWriter
@@ -79,9 +81,6 @@ class StartValidationRngGuard(TrainerCallback):
         self._saved: tuple | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        import random
-
-        import numpy as np
         import torch
 
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
@@ -90,9 +89,7 @@ class StartValidationRngGuard(TrainerCallback):
     def on_evaluate(self, args, state, control, **kwargs):
         if state.global_step != 0 or self._saved is None:
             return
-        import random
 
-        import numpy as np
         import torch
 
         python_state, numpy_state, torch_state, cuda = self._saved

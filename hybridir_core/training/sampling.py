@@ -5,7 +5,7 @@ query of ``pair`` in language ``x`` and its passage in language ``y`` (``L`` lan
 Its only stored column is that row number, which ``pair_dataset``'s transform turns into
 ``query`` / ``passage`` text on access, so the data collator never sees (and never
 tokenises) a language or item id. ``LanguageBatchSampler`` chooses the rows: it knows the
-layout, the corpus' items and which (pair, x, y) exist, given to it by ``sampler_factory``
+layout, the corpus' items and which (pair, x, y) exist, given to it by ``SamplerFactory``
 beside the dataset.
 
 Recommended for:

@@ -21,7 +21,9 @@ import json
 import logging
 import os
 import shutil
+import struct
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ import numpy as np
 from hybridir_core.config import SamplingConfig, TrainConfig
 from hybridir_core.data.corpora import ParallelCorpus, load_hf_parallel, load_tatoeba, load_xnli
 from hybridir_core.data.qa_pairs import load_xquad_qa
+from hybridir_core.devices import precision_flags
+from hybridir_core.models.registry import ensure_loaded
 from hybridir_core.runs import directory as runs
 
 logger = logging.getLogger(__name__)
@@ -204,8 +208,6 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
     import torch
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    from hybridir_core.devices import precision_flags
-
     has_val = data.val_ds is not None
     return SentenceTransformerTrainingArguments(
         output_dir=str(ckpt_dir), max_steps=config.steps,
@@ -337,8 +339,6 @@ _TORCH_FILES = ("optimizer.pt", "scheduler.pt", "training_args.bin")
 
 def _complete_safetensors(path: Path) -> bool:
     """The header's tensors end exactly at the end of the file (a truncated file does not)."""
-    import struct
-
     try:
         with path.open("rb") as handle:
             (length,) = struct.unpack("<Q", handle.read(8))
@@ -351,8 +351,6 @@ def _complete_safetensors(path: Path) -> bool:
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``checkpoint-N`` cannot be resumed from (a missing or truncated file), or None if whole."""
-    import zipfile
-
     path = Path(path)
     try:
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
@@ -414,6 +412,19 @@ def _trainable_parameters(st_model, config: TrainConfig) -> dict[str, int]:
     return {"frozen_parameters": frozen, "trainable_parameters": trainable}
 
 
+def _checkpoint_dir(run_dir: Path, config: TrainConfig) -> Path:
+    """``run_dir/checkpoints`` ready for ``config``: emptied without resume; a ValueError when it
+    holds another training's checkpoints or the early-stopping steps do not line up."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if config.early_stopping_patience and config.effective_save_steps % config.eval_steps:
+        raise ValueError("with early stopping, save_steps must be a multiple of eval_steps")
+    ckpt_dir = run_dir / CHECKPOINTS
+    if not config.resume:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    check_same_training(ckpt_dir / SETTINGS_FILE, config)
+    return ckpt_dir
+
+
 def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWriter | None = None,
                 corpus: ParallelCorpus | None = None, callbacks: list | None = None) -> TrainResult:
     """Fine-tune ``model`` (registry name, path or ``LoadedModel``) into ``run_dir``.
@@ -435,16 +446,7 @@ def train_model(model, run_dir: Path, config: TrainConfig, status: runs.StatusWr
     from hybridir_core.training.callbacks import StatusCallback
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if config.early_stopping_patience and config.effective_save_steps % config.eval_steps:
-        raise ValueError("with early stopping, save_steps must be a multiple of eval_steps")
-    ckpt_dir = run_dir / CHECKPOINTS
-    if not config.resume:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-    check_same_training(ckpt_dir / SETTINGS_FILE, config)
-    from hybridir_core.devices import precision_flags
-    from hybridir_core.models.registry import ensure_loaded
-
+    ckpt_dir = _checkpoint_dir(run_dir, config)
     precision_flags(config.precision)  # refuse before loading anything
 
     base = ensure_loaded(model)
@@ -485,8 +487,6 @@ def load_trained(run_dir: Path, config: TrainConfig, base=None) -> TrainResult |
         return None
     check_same_training(stats_path, config)
     from sentence_transformers import SentenceTransformer
-
-    from hybridir_core.models.registry import ensure_loaded
 
     base = ensure_loaded(base if base is not None else config.model)
     model = SentenceTransformer(str(run_dir / MODEL_DIR), device=str(base.model.device))

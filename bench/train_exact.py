@@ -191,7 +191,11 @@ def main() -> None:
     spec = DataSpec("mlqa-r", tuple(args.eval_languages), args.eval_limit) if args.eval_languages else None
     workdir = Path(tempfile.mkdtemp(prefix="hybridir-train-exact-"))
     result = study(args.model, tuple(args.layers), args.steps, spec, workdir)
-    result.update(date=date.today().isoformat(), machine=machine_info(), versions=versions(),
+    try:
+        found = versions()
+    except ImportError as exc:  # a library the other parts need (faiss) is not needed here
+        found = {"error": str(exc)}
+    result.update(date=date.today().isoformat(), machine=machine_info(), versions=found,
                   ratios=[vars(row) for row in rows(result)])
     layers = "-".join(str(n) for n in args.layers)
     write_result(args.out, f"train-exact-{result['date']}-{layers}L-{machine_label(result['machine'])}",

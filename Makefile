@@ -1,7 +1,7 @@
 # hybridir: `make dashboard` sets up and opens the dashboard; `make test` runs the tests.
 PY := .venv/bin/python
 
-.PHONY: setup dashboard test lint bench
+.PHONY: setup dashboard test test-fast lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -11,6 +11,12 @@ dashboard: setup
 
 test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The edit-test loop (target: under 3 minutes on 2 cores): all but model training, browser and Slurm
+# tests (docs/testing.md). CI runs `make test`.
+test-fast: setup
+	HYBRIDIR_TEST_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --durations=10 \
+		-m "not slow and not browser and not slurm and not training" tests
 
 lint: setup
 	.venv/bin/ruff check .

@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backends-model", default="me5-small",
                         help="model of part 5, encoder backends (default me5-small, the 12-layer teacher)")
     parser.add_argument("--train-speed-model", default="me5-small-d2",
-                        help="model of part 6, training speed (default me5-small-d2, the smallest rung)")
+                        help="model of part 6's variant study (default me5-small-d2, the smallest rung)")
+    parser.add_argument("--train-exact-model", default="me5-small",
+                        help="model of part 6's torch-vs-auto comparison, cut to each layer count in memory "
+                             "(default me5-small)")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
@@ -102,7 +105,8 @@ def run(argv: list[str] | None = None) -> dict:
         if "backends" in parts:
             results["parts"]["backends"] = backends.run(profile, args.backends_model, workdir, isolate)
         if "train-speed" in parts:
-            results["parts"]["train-speed"] = train_speed.run(profile, args.train_speed_model, workdir, isolate)
+            results["parts"]["train-speed"] = train_speed.run(profile, args.train_speed_model, workdir, isolate,
+                                                               args.train_exact_model)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     e2e = results["parts"].get("eval", {}).get("contenders", {}).get("hybridir_e2e", {})

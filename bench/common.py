@@ -89,6 +89,10 @@ class Profile:
         train_speed_steps: part 6's steps per variant.
         train_speed_validate_steps: steps of the validation-loss check of a variant reaching
             1.3x (0: none, and nothing is adopted).
+        train_exact_layers: layer counts of part 6's exact comparison, ``--train-backend torch``
+            vs ``auto`` (``bench.train_exact``; empty: not run).
+        train_exact_steps: steps per backend there (each step's loss is compared).
+        train_exact_eval: the quick evaluation of both trained models (None: none).
     """
 
     name: str
@@ -110,15 +114,19 @@ class Profile:
     backends_data: tuple[DataSpec, ...] = (DataSpec("mlqa-r", ("de", "en", "zh"), 100),
                                            DataSpec("xquad-r", ("de", "en", "zh"), 100))
     backends: tuple[str, ...] = ("auto", "onnx")
-    train_speed_variants: tuple[str, ...] = ("baseline", "threads-1", "seq-64", "bf16", "compile")
+    train_speed_variants: tuple[str, ...] = ()
     train_speed_steps: int = 5
     train_speed_validate_steps: int = 0
+    train_exact_layers: tuple[int, ...] = (2, 12)
+    train_exact_steps: int = 20
+    train_exact_eval: DataSpec | None = DataSpec("mlqa-r", ("de", "en"), 20)
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items()}
         out["eval_data"] = self.eval_data.to_dict()
         out["encode_data"] = self.encode_data.to_dict()
         out["backends_data"] = [spec.to_dict() for spec in self.backends_data]
+        out["train_exact_eval"] = self.train_exact_eval.to_dict() if self.train_exact_eval else None
         return out
 
 
@@ -132,7 +140,7 @@ PROFILES = {
         synthetic_sizes=(100_000, 250_000, 500_000, 1_000_000), synthetic_queries=200,
         train_steps=30, train_warmup_steps=3, train_items=None, encode_repeats=2,
         backends_data=(DataSpec("mlqa-r"), DataSpec("xquad-r")), train_speed_steps=30,
-        train_speed_validate_steps=300,
+        train_speed_validate_steps=300, train_speed_variants=("baseline", "threads-1", "seq-64", "bf16", "compile"),
     ),
     # For the harness' own tests: seconds, not minutes.
     "tiny": Profile(
@@ -142,6 +150,7 @@ PROFILES = {
         train_steps=2, train_warmup_steps=1, train_batch_size=8, train_items=64,
         backends_data=(DataSpec("xquad-r", ("de", "en"), 10),), backends=("auto",),
         train_speed_variants=("baseline", "seq-64"), train_speed_steps=2, train_speed_validate_steps=2,
+        train_exact_layers=(), train_exact_eval=None,
     ),
 }
 

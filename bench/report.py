@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import backends, train_speed
+from . import backends, train_exact, train_speed
 
 README_START = "<!-- bench:results:start -->"
 README_END = "<!-- bench:results:end -->"
@@ -155,6 +155,8 @@ def markdown(results: dict) -> str:
                  "", growth_table(sc)]
     if parts.get("backends", {}).get("datasets"):
         head += ["", backends.markdown(parts["backends"]).replace("# ", "Part 5, ", 1)]
+    if parts.get("train-speed", {}).get("exact"):
+        head += ["", train_exact.markdown(parts["train-speed"]["exact"]).replace("## ", "Part 6, ", 1)]
     if parts.get("train-speed", {}).get("throughput"):
         head += ["", train_speed.markdown(parts["train-speed"]).replace("# ", "Part 6, ", 1)]
     return "\n".join(head) + "\n"

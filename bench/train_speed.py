@@ -142,11 +142,21 @@ def study(model: str, variants: list[str], steps: int, validate_steps: int, work
     return result
 
 
-def run(profile: Profile, model: str, workdir: Path, isolate: bool = True) -> dict:
-    """Part 6: ``study`` with the profile's variants and steps; one ratio row per variant."""
-    res = study(model, list(profile.train_speed_variants), profile.train_speed_steps,
-                profile.train_speed_validate_steps, workdir, isolate)
-    res["ratios"] = [vars(variant_ratio(name, r, res)) for name, r in res["throughput"].items() if name != "baseline"]
+def run(profile: Profile, model: str, workdir: Path, isolate: bool = True, exact_model: str = "me5-small") -> dict:
+    """Part 6: today's training path against the default (``train_exact``, at the profile's layer
+    counts), then ``study`` of the profile's variants, if any; one ratio row per comparison."""
+    from . import train_exact
+
+    res: dict = {"ratios": []}
+    if profile.train_exact_layers:
+        res["exact"] = train_exact.study(exact_model, profile.train_exact_layers, profile.train_exact_steps,
+                                         profile.train_exact_eval, workdir, isolate)
+        res["ratios"] += [vars(row) for row in train_exact.rows(res["exact"])]
+    if profile.train_speed_variants:
+        res.update(study(model, list(profile.train_speed_variants), profile.train_speed_steps,
+                         profile.train_speed_validate_steps, workdir, isolate))
+        res["ratios"] += [vars(variant_ratio(name, r, res)) for name, r in res["throughput"].items()
+                          if name != "baseline"]
     return res
 
 

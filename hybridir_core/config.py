@@ -192,6 +192,9 @@ XNLI_PAIRS = ("entailment", "all")
 DEFAULT_VALIDATION_ITEMS = {"xquad": 40}
 """Items held out when ``validation_items`` is None, by first corpus source (else 200)."""
 PRECISIONS = ("fp32", "bf16", "fp16")
+TRAIN_BACKENDS = ("auto", "torch")
+"""``TrainConfig.train_backend``: ``torch`` the library's forward (default), ``auto`` the length-sorted one
+(``training.fast_forward``, the same losses)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,11 @@ class TrainConfig(_Serialisable):
         mini_batch_size: texts per forward pass of the cached loss.
         gather_across_devices: under several GPUs, every rank's passages are in-batch negatives
             for every query (batch x processes candidates per query).
+        train_backend: ``torch`` (default) is the library's forward; ``auto`` forwards each step's
+            texts in length-sorted sub-batches with today's dropout masks replayed
+            (``training.fast_forward``: the same losses). Not part of the protocol: both give the
+            same numbers. ``auto`` is not the default yet: on this 2-core machine, shared with a
+            load of 16, it was not measured faster (bench/results/train-exact-*.md).
     """
 
     model: str = "me5-small-l6"
@@ -271,6 +279,7 @@ class TrainConfig(_Serialisable):
     cached_loss: bool = False
     mini_batch_size: int = 32
     gather_across_devices: bool = False
+    train_backend: str = "torch"
 
     def __post_init__(self) -> None:
         _require_ints(self, ("steps", "batch_size", "seed", "validation_items", "eval_steps",
@@ -278,6 +287,8 @@ class TrainConfig(_Serialisable):
                              "mini_batch_size"))
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.train_backend not in TRAIN_BACKENDS:
+            raise ValueError(f"train_backend must be one of {TRAIN_BACKENDS}, got {self.train_backend!r}")
         if self.mini_batch_size < 1:
             raise ValueError("mini_batch_size must be >= 1")
         sources = self.corpus.split("+")

@@ -107,6 +107,7 @@ def test_readme_section_is_replaced(tmp_path):
     assert "new table" in text and "old" not in text and text.endswith("tail\n")
 
 
+@pytest.mark.training
 def test_backends_and_train_speed_parts(tmp_path):
     """Parts 5 and 6 on a tiny slice with the MiniLM fixture: their rows, tables and checks, not timings.
 
@@ -179,3 +180,19 @@ def test_a_fast_training_variant_is_met_only_when_adopted():
     assert rows["compile"].passed is True and "adopted" in rows["compile"].note
     assert rows["threads-1"].passed is False and "below 1.3x" in rows["threads-1"].note
     assert rows["bf16"].value is None and rows["bf16"].passed is None and "skipped" in rows["bf16"].note
+
+
+def test_exact_training_comparison_ignores_empty_cells_and_needs_equal_losses():
+    from bench import train_exact
+
+    today = {"losses": [3.5, 3.25], "metrics": {"mono_map": 0.5, "cross_map": float("nan")},
+             "pairs_per_second": 10.0, "cpu_seconds_per_pair": 0.2}
+    auto = {"losses": [3.5, 3.25 + 2e-6], "metrics": {"mono_map": 0.5003, "cross_map": float("nan")},
+            "pairs_per_second": 16.0, "cpu_seconds_per_pair": 0.125}
+    out = train_exact.compare(today, auto)
+    assert out["ratio"] == 1.6 and out["cpu_ratio"] == 1.6 and out["steps_compared"] == 2
+    assert out["max_loss_diff"] == pytest.approx(2e-6) and out["max_metric_diff"] == pytest.approx(3e-4)
+    row = train_exact.rows({"model": "m", "layers": {"2": {"torch": today, "auto": auto, **out}}})[0]
+    assert row.passed is True
+    out["max_loss_diff"] = 2e-5  # fast, but not the same numbers: not met
+    assert train_exact.rows({"model": "m", "layers": {"2": {"torch": today, "auto": auto, **out}}})[0].passed is False

@@ -37,6 +37,7 @@ def texts():
            [distill.PASSAGE + t for t in xnli.passages.ravel() if t]
 
 
+@pytest.mark.training
 def test_tiny_student_learns_saves_and_resumes(tmp_path, texts):
     from sentence_transformers import SentenceTransformer
 

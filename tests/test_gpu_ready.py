@@ -117,6 +117,7 @@ def test_fp16_training_on_cpu_fails_in_one_line(tmp_path, capsys):
     assert code == 2 and len(errors) == 1 and errors[0].startswith("error: --fp16 needs a CUDA GPU")
 
 
+@pytest.mark.training
 def test_a_short_training_with_the_cached_loss(base_model, tmp_path):
     """The trainer accepts the cached loss; bf16 too where this CPU has it natively."""
     corpus = load_xnli(languages=("en", "de"), limit_items=24)

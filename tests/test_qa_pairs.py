@@ -145,6 +145,7 @@ def test_corpus_options_and_old_run_files():
     assert TrainConfig.from_dict(TrainConfig(corpus="xquad").to_dict()) == TrainConfig(corpus="xquad")
 
 
+@pytest.mark.training
 def test_training_on_triplets_lowers_the_triplet_loss(corpus, tmp_path):
     from sentence_transformers import SentenceTransformer
 

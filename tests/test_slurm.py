@@ -23,7 +23,7 @@ TINY = ["--models", str(FIXTURE), "--steps", "2", "--batch-size", "8", "--limit-
         "--dataset", "mlqa-r", "--languages", "en", "de", "--limit-per-lang", "5",
         "--launcher", "slurm", "--slurm-cpus", "1", "--slurm-time", "30"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 
 def slurm_up() -> bool:

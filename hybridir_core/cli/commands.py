@@ -198,7 +198,8 @@ def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
 def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:
     from hybridir_core.evaluation.retrieval import search_dataset
 
-    for hit in search_dataset(args.model, args.dataset, args.query, args.k, args.languages, args.data_dir):
+    for hit in search_dataset(args.model, args.dataset, args.query, args.k, args.languages, args.data_dir,
+                              progress):
         print(f"{hit['rank']:>3}  {hit['score']:.4f}  [{hit['lang']}]  {hit['text'][:110]}")
 
 

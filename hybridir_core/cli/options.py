@@ -21,6 +21,7 @@ from hybridir_core.config import (
     PRECISIONS,
     STRATEGIES,
     STUDY_TRAIN,
+    TRAIN_BACKENDS,
     XNLI_PAIRS,
     EvalConfig,
     JobConfig,
@@ -61,8 +62,10 @@ _TRAIN_FLAGS = {
                                                                   "(default: train every step)"),
     "--mini-batch-size": ("mini_batch_size", int, "with --cached-loss: texts per forward pass"),
     "--precision": ("precision", str, "training precision; bf16 and fp16 are refused where the device lacks them"),
+    "--train-backend": ("train_backend", str, "how a step's texts are forwarded: torch (default, the library's) or "
+                                              "auto (length-sorted sub-batches, the same losses)"),
 }
-_TRAIN_CHOICES = {"--xnli-pairs": XNLI_PAIRS, "--precision": PRECISIONS}
+_TRAIN_CHOICES = {"--xnli-pairs": XNLI_PAIRS, "--precision": PRECISIONS, "--train-backend": TRAIN_BACKENDS}
 _ALIASES = {"--learning-rate": ("--lr",), "--batch-size": ("--per-device-train-batch-size",)}
 """Other names of an option: the old ones that runs and scripts use, and the HF Trainer's."""
 # flag -> TrainConfig field, for on/off options (default off)

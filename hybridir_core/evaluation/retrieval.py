@@ -6,12 +6,16 @@ Metrics never use this path: they need the exact rank of every relevant candidat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faiss
 import numpy as np
 
 from hybridir_core.config import EvalConfig
 from hybridir_core.data.lareqa import load_lareqa
 from hybridir_core.evaluation.evaluate import encode_texts, make_encoder
+from hybridir_core.evaluation.search_cache import cache_file, cached_embeddings, data_signature, model_signature
+from hybridir_core.models.encoders import build
 from hybridir_core.models.registry import load_model
 
 
@@ -30,18 +34,29 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def search_dataset(model: str, dataset: str, query: str, k: int = 10,
-                   languages: list[str] | None = None, data_dir: str | None = None) -> list[dict]:
-    """Encode a dataset's candidates and return the top ``k`` for one free-text query."""
+                   languages: list[str] | None = None, data_dir: str | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
+    """The top ``k`` candidates of a dataset for one free-text query.
+
+    The candidates' embeddings are encoded on the first call (``progress`` shows it) and kept
+    on disk (``search_cache``) for later calls with the same model and data.
+    """
     if not query.strip():
         raise ValueError("the query is empty")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     loaded = load_model(model)
     data = load_lareqa(dataset, data_dir, languages)
-    texts = data.candidates["text"].tolist()
-    encoder = make_encoder(loaded, EvalConfig(model=model), texts, loaded.spec.passage_prompt)
-    cand = encode_texts(encoder, texts, loaded.spec.passage_prompt)
-    q = encode_texts(encoder, [query], loaded.spec.query_prompt)
+    texts, prompt = data.candidates["text"].tolist(), loaded.spec.passage_prompt
+    path = cache_file(loaded.spec.name, dataset, model_signature(loaded.local_dir, loaded.spec.name),
+                      data_signature(texts, data.candidates["lang"].tolist(), prompt))
+
+    def encode() -> np.ndarray:
+        encoder = make_encoder(loaded, EvalConfig(model=model), texts, prompt)
+        return encode_texts(encoder, texts, prompt, progress, f"encoding {len(texts)} candidates (once)")
+
+    cand, _ = cached_embeddings(path, encode)
+    q = encode_texts(build("torch", loaded.model, 1), [query], loaded.spec.query_prompt)
     scores, idx = top_k(build_index(cand), q, k)
     return [
         {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}

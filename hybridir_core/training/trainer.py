@@ -46,7 +46,9 @@ VALIDATION_SAMPLING = SamplingConfig(strategy="hybrid", alpha=0.5, mix="per-pair
 VALIDATION_SEED = 0
 # Options that do not change what is trained (a resumed run may change them).
 # (mini_batch_size: the cached loss gives MNRL's gradients whatever its value.)
-_NOT_TRAINING = ("report_to", "keep_checkpoints", "resume", "logging_steps", "data_dir", "mini_batch_size")
+# (train_backend: ``auto`` gives today's losses, ``fast_forward``.)
+_NOT_TRAINING = ("report_to", "keep_checkpoints", "resume", "logging_steps", "data_dir", "mini_batch_size",
+                 "train_backend")
 SETTINGS_FILE = "hybridir_train_config.json"
 
 
@@ -226,7 +228,8 @@ def training_arguments(config: TrainConfig, ckpt_dir: Path, data: TrainingData, 
 
 
 def build_loss(model, config: TrainConfig):
-    """MNRL with in-batch negatives, or its cached (GradCache) form with the same gradients."""
+    """MNRL with in-batch negatives, or its cached (GradCache) form with the same gradients;
+    ``train_backend="auto"`` forwards MNRL's texts in length-sorted sub-batches (same losses)."""
     from sentence_transformers.sentence_transformer.losses import (
         CachedMultipleNegativesRankingLoss,
         MultipleNegativesRankingLoss,
@@ -236,6 +239,10 @@ def build_loss(model, config: TrainConfig):
         return CachedMultipleNegativesRankingLoss(model, scale=config.mnrl_scale,
                                                   mini_batch_size=config.mini_batch_size,
                                                   gather_across_devices=config.gather_across_devices)
+    if config.train_backend == "auto":
+        from hybridir_core.training.fast_forward import sorted_mnrl
+
+        return sorted_mnrl(model, config.mnrl_scale, config.gather_across_devices)
     return MultipleNegativesRankingLoss(model, scale=config.mnrl_scale,
                                         gather_across_devices=config.gather_across_devices)
 

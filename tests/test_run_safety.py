@@ -209,7 +209,10 @@ def test_a_failed_overwrite_keeps_the_old_run_whole(tmp_path, cheap_model, monke
     monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
     capsys.readouterr()
     assert evaluate(out, "--overwrite") == 1
-    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]  # not progress
+    lines = capsys.readouterr().err.splitlines()
+    replacing = [line for line in lines if line.startswith("replacing")]  # says what the new run changes
+    assert len(replacing) == 1 and "eval.languages ['de', 'en', 'es'] there, ['de', 'en'] asked" in replacing[0]
+    err = [line for line in lines if line.startswith("error")]  # not progress
     assert len(err) == 1 and "No space left" in err[0] and f"{out} is kept as it was" in err[0]
     assert files_of(out) == before
     assert runs.load_run(out).config["eval"]["languages"] == ["de", "en", "es"]
@@ -217,6 +220,9 @@ def test_a_failed_overwrite_keeps_the_old_run_whole(tmp_path, cheap_model, monke
     monkeypatch.undo()
     use_constant_model(monkeypatch)  # the undo dropped the cheap model too
     assert evaluate(out, "--overwrite") == 0  # a retry clears what the failed one left
+    assert "the same protocol and recipe" not in capsys.readouterr().err
+    assert evaluate(out, "--overwrite") == 0
+    assert "(the same protocol and recipe)" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["zs"]
     assert runs.load_run(out).config["eval"]["languages"] == ["de", "en"]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 
 import numpy as np
 import pytest
 from fixtures_runs import minilm_dir
 
+from hybridir_core import cli
 from hybridir_core.evaluation import search_cache
 from hybridir_core.evaluation.retrieval import search_dataset
 
@@ -59,7 +62,7 @@ def test_signatures_change_with_the_weights_and_with_the_candidates(tmp_path):
 
 
 @pytest.mark.slow  # encodes a whole candidate pool (minutes on 2 shared cores)
-def test_the_second_search_reads_the_cache_and_answers_the_same(cache, monkeypatch):
+def test_the_second_search_reads_the_cache_and_answers_the_same(cache, monkeypatch, capsys):
     model = str(minilm_dir())
     seen = []
     first = search_dataset(model, "xquad-r", "Who founded the university?", 3, ["de"],
@@ -71,7 +74,15 @@ def test_the_second_search_reads_the_cache_and_answers_the_same(cache, monkeypat
     def no_encoding(*args, **kwargs):
         raise AssertionError("the candidates were encoded again")
 
-    monkeypatch.setattr("hybridir_core.evaluation.evaluate.make_encoder", no_encoding)
+    monkeypatch.setattr("hybridir_core.evaluation.retrieval.make_encoder", no_encoding)
     second = search_dataset(model, "xquad-r", "Who founded the university?", 3, ["de"])
     assert [h["text"] for h in second] == [h["text"] for h in first]
     assert [h["score"] for h in second] == pytest.approx([h["score"] for h in first], abs=1e-5)
+
+    # the CLI's stdin loop: one model and index, one answer block and time per line
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who founded the university?\n\nWhen was it built?\n"))
+    assert cli.main(["search", "--model", model, "--dataset", "xquad-r", "--languages", "de", "-k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    times = [line for line in out if re.fullmatch(r"\(\d+\.\d\d s\)", line)]
+    assert len(times) == 2 and len(out) == 2 * 3 + 2
+    assert first[0]["text"][:110] in out[0]

@@ -26,11 +26,13 @@ from hybridir_core.cli.options import (
     add_train_options,
     eval_config_from_args,
     job_argv,
+    job_from_args,
 )
 from hybridir_core.cli.progress import ProgressReporter
 from hybridir_core.config import DATASETS, STRATEGIES, STUDY_EVAL_DATASETS, STUDY_TRAIN
 from hybridir_core.data import DataError
 from hybridir_core.data.fetch import FETCH_DATASETS
+from hybridir_core.jobs import pipeline
 from hybridir_core.jobs.queue import IDLE_EXIT_SECONDS
 from hybridir_core.jobs.reproduce import PARTS
 from hybridir_core.models.registry import ModelError
@@ -188,8 +190,10 @@ def _add_reading_commands(sub) -> None:
     cv.add_argument("--out", type=Path, required=True, help="folder that gets one sub-folder per dataset")
     cv.set_defaults(func=commands.cmd_data_convert, writes_run=False)
 
-    se = sub.add_parser("search", help="top-k candidates for one query (FAISS)")
-    se.add_argument("query", help="the question to search for")
+    se = sub.add_parser("search", help="top-k candidates for one query, or one per line of stdin (FAISS)")
+    se.add_argument("query", nargs="?", default=None,
+                    help="the question to search for; '-' or none: read one query per line from standard "
+                         "input and answer each with the model and index loaded once")
     se.add_argument("--model", default="me5-small", help="registry name or a local sentence-transformers folder")
     se.add_argument("--dataset", default="xquad-r", choices=DATASETS, help="whose candidates to search")
     se.add_argument("--languages", nargs="+", default=None,
@@ -243,10 +247,21 @@ def _work_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
         return out
     if not args.overwrite:
         raise runs.RunError(f"{out} is a complete run; pass --overwrite to replace it (or choose another --out)")
+    print(f"replacing the complete run {out} ({_replaced_protocol(out, args)}); it is kept until the new "
+          "one is whole", file=sys.stderr)
     staged = runs.staging_dir(out)
     if os.environ.get("RANK", "0") == "0":
         shutil.rmtree(staged.parent, ignore_errors=True)  # what an interrupted --overwrite left
     return staged
+
+
+def _replaced_protocol(out: Path, args: argparse.Namespace) -> str:
+    """How the run being replaced differs from the new one, in words (``pipeline.mismatch``)."""
+    try:
+        why = pipeline.mismatch(out, job_from_args(args))
+    except (ValueError, TypeError, OSError, DataError) as exc:  # the job's errors come later, in one line
+        return f"its protocol not compared: {exc}"
+    return f"it differs: {why}" if why else "the same protocol and recipe"
 
 
 def _open_status(out: Path) -> runs.StatusWriter:

@@ -196,11 +196,37 @@ def cmd_models(args: argparse.Namespace, progress: ProgressReporter) -> None:
 
 
 def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:
-    from hybridir_core.evaluation.retrieval import search_dataset
+    """One query from the command line, or (``-`` or none) one per line of standard input, each
+    answered by the same loaded model and index with its time in seconds."""
+    import time
 
-    for hit in search_dataset(args.model, args.dataset, args.query, args.k, args.languages, args.data_dir,
-                              progress):
-        print(f"{hit['rank']:>3}  {hit['score']:.4f}  [{hit['lang']}]  {hit['text'][:110]}")
+    from hybridir_core.evaluation.retrieval import Searcher
+
+    one = args.query not in (None, "-")
+    if one and not args.query.strip():
+        raise ValueError("the query is empty")
+    searcher = Searcher(args.model, args.dataset, args.languages, args.data_dir, progress)
+    queries = [args.query] if one else _stdin_queries()
+    for query in queries:
+        start = time.perf_counter()
+        hits = searcher.search(query, args.k)
+        for hit in hits:
+            print(f"{hit['rank']:>3}  {hit['score']:.4f}  [{hit['lang']}]  {hit['text'][:110]}")
+        if not one:
+            print(f"({time.perf_counter() - start:.2f} s)", flush=True)
+
+
+def _stdin_queries():
+    """Non-empty lines of standard input; a prompt first where a person types them."""
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("query> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        if line.strip():
+            yield line.strip()
 
 
 def unique_runs(roots: list[Path]) -> list[runs.Run]:

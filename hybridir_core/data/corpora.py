@@ -27,7 +27,8 @@ import numpy as np
 
 from hybridir_core import paths
 from hybridir_core.config import PAPER_TRAIN_LANGUAGES
-from hybridir_core.data import DataError
+from hybridir_core.data import DataError, pins
+from hybridir_core.data.lareqa import LAREQA_LANGUAGES, resolve_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -450,3 +451,19 @@ def _corpus_from_columns(label: str, langs: tuple[str, ...], q_cols: list, p_col
     keep = corpus.eligibility().any(axis=(1, 2))
     return corpus if keep.all() else corpus.subset(keep)
 
+
+def corpus_unpinned(corpus: str, languages: Sequence[str], data_dir: str | Path | None = None) -> dict[str, str]:
+    """``pins.unpinned`` over the built-in files a training corpus reads: XQuAD-R's files of the
+    training languages and all of MLQA-R (its texts are excluded from training), Tatoeba's
+    files of those languages; other sources (XNLI, hub datasets) have no pinned files."""
+    langs, out = list(languages), {}
+    for source in corpus.split("+"):
+        if source == "xquad":
+            rels = [f"xquad-r/{lang}.json" for lang in langs]
+            rels += [f"mlqa-r/{lang}.json" for lang in LAREQA_LANGUAGES["mlqa-r"]]
+            out.update(pins.unpinned(resolve_data_dir(data_dir, download=False), rels))
+        elif source == "tatoeba":
+            codes = [TATOEBA_CODES[lang] for lang in langs if lang in TATOEBA_CODES]
+            rels = [f"tatoeba/tatoeba.{c}-eng.{suffix}" for c in codes for suffix in (c, "eng")]
+            out.update(pins.unpinned(find_corpus_dir("tatoeba", data_dir).parent, rels))
+    return out

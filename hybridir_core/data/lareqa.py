@@ -15,6 +15,7 @@ XQuAD-R (every id in every language) exactly N; on MLQA-R more, since English ho
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import pandas as pd
 
 from hybridir_core import paths
 from hybridir_core.config import EVAL_LANGUAGES
-from hybridir_core.data import DataError
+from hybridir_core.data import DataError, pins
 from hybridir_core.data.fetch import LAREQA_DATASETS, fetch_all, sha256_of
 from hybridir_core.paths import REPO_ROOT
 
@@ -57,7 +58,8 @@ class LareqaData:
     """Per-query relevance ((question id, lang) -> sorted candidate rows), for collections whose
     relevance is not LAReQA's (a BEIR folder's qrels); None = LAReQA's, from ``answers``."""
     source: dict | None = None
-    """Where a folder dataset came from (path, format, content hash); None for the built-in ones."""
+    """Where a folder dataset came from (path, format, content hash); for a built-in one, None, or
+    ``{"unpinned": {file: sha256}}`` where its files are not the pinned ones (``pins``)."""
 
     def relevant_candidates(self) -> list[np.ndarray]:
         """For each question row, the answer sentence of its id in every language (sorted)."""
@@ -248,7 +250,26 @@ def load_lareqa(
     for lang, path in files.items():
         if f"{name}/{lang}.json" in sums and path.is_file():
             verify_checksum(path, sums[f"{name}/{lang}.json"])
-    return load_language_files(name, files, limit_per_lang)
+    data = load_language_files(name, files, limit_per_lang)
+    changed = pins.unpinned(root, [f"{name}/{lang}.json" for lang in langs])
+    data.source = {"unpinned": changed} if changed else None
+    return data
+
+
+def unpinned_sources(datasets: Sequence[str], languages: Sequence[str] | None = None,
+                     data_dir: str | Path | None = None) -> dict[str, dict]:
+    """What ``load_lareqa`` will put in ``source`` for each built-in dataset whose files (of
+    ``languages``, default all) are not the pinned ones: ``{name: {"unpinned": {file: sha256}}}``.
+    A sweep compares it with complete runs before any work."""
+    out = {}
+    for name in datasets:
+        if name not in LAREQA_LANGUAGES:
+            continue  # a folder: its name holds its content hash
+        langs = [x for x in LAREQA_LANGUAGES[name] if not languages or x in languages]
+        changed = pins.unpinned(resolve_data_dir(data_dir, download=False), [f"{name}/{x}.json" for x in langs])
+        if changed:
+            out[name] = {"unpinned": changed}
+    return out
 
 
 def load_language_files(name: str, files: dict[str, Path], limit_per_lang: int | None = None) -> LareqaData:

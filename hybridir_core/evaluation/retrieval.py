@@ -33,32 +33,50 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 
+class Searcher:
+    """One model over one dataset's candidates, ready to answer queries one after another.
+
+    Building it loads the model and the candidates' embeddings (encoded on the first use of this
+    model and data, ``progress`` shows it, then read from ``search_cache``); each ``search`` then
+    encodes one query and asks a FAISS index, well under a second on a CPU.
+    """
+
+    def __init__(self, model: str, dataset: str, languages: list[str] | None = None,
+                 data_dir: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> None:
+        loaded = load_model(model)
+        data = load_lareqa(dataset, data_dir, languages)
+        self.texts = data.candidates["text"].tolist()
+        self.langs = data.candidates["lang"].tolist()
+        prompt = loaded.spec.passage_prompt
+        path = cache_file(loaded.spec.name, dataset, model_signature(loaded.local_dir, loaded.spec.name),
+                          data_signature(self.texts, self.langs, prompt))
+
+        def encode() -> np.ndarray:
+            encoder = make_encoder(loaded, EvalConfig(model=model), self.texts, prompt)
+            return encode_texts(encoder, self.texts, prompt, progress, f"encoding {len(self.texts)} candidates (once)")
+
+        self.index = build_index(cached_embeddings(path, encode)[0])
+        self.query_encoder = build("torch", loaded.model, 1)
+        self.query_prompt = loaded.spec.query_prompt
+
+    def search(self, query: str, k: int = 10) -> list[dict]:
+        """The top ``k`` candidates for one free-text query: rank, score, language, text."""
+        if not query.strip():
+            raise ValueError("the query is empty")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        q = encode_texts(self.query_encoder, [query], self.query_prompt)
+        scores, idx = top_k(self.index, q, k)
+        return [{"rank": r + 1, "score": float(s), "lang": self.langs[i], "text": self.texts[i]}
+                for r, (s, i) in enumerate(zip(scores[0], idx[0]))]
+
+
 def search_dataset(model: str, dataset: str, query: str, k: int = 10,
                    languages: list[str] | None = None, data_dir: str | None = None,
                    progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
-    """The top ``k`` candidates of a dataset for one free-text query.
-
-    The candidates' embeddings are encoded on the first call (``progress`` shows it) and kept
-    on disk (``search_cache``) for later calls with the same model and data.
-    """
+    """The top ``k`` candidates of a dataset for one free-text query (``Searcher`` for many)."""
     if not query.strip():
         raise ValueError("the query is empty")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    loaded = load_model(model)
-    data = load_lareqa(dataset, data_dir, languages)
-    texts, prompt = data.candidates["text"].tolist(), loaded.spec.passage_prompt
-    path = cache_file(loaded.spec.name, dataset, model_signature(loaded.local_dir, loaded.spec.name),
-                      data_signature(texts, data.candidates["lang"].tolist(), prompt))
-
-    def encode() -> np.ndarray:
-        encoder = make_encoder(loaded, EvalConfig(model=model), texts, prompt)
-        return encode_texts(encoder, texts, prompt, progress, f"encoding {len(texts)} candidates (once)")
-
-    cand, _ = cached_embeddings(path, encode)
-    q = encode_texts(build("torch", loaded.model, 1), [query], loaded.spec.query_prompt)
-    scores, idx = top_k(build_index(cand), q, k)
-    return [
-        {"rank": r + 1, "score": float(s), "lang": data.candidates["lang"].iat[i], "text": texts[i]}
-        for r, (s, i) in enumerate(zip(scores[0], idx[0]))
-    ]
+    return Searcher(model, dataset, languages, data_dir, progress).search(query, k)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hybridir_core.config import EvalConfig, JobConfig, SamplingConfig, TrainConfig, in_sample
+from hybridir_core.data.corpora import corpus_unpinned
+from hybridir_core.data.lareqa import unpinned_sources
 from hybridir_core.models.registry import ensure_loaded
 from hybridir_core.runs import directory as runs
 from hybridir_core.training import tracking
@@ -55,6 +57,9 @@ def train_and_evaluate(run_dir: Path, config: TrainConfig, eval_config, progress
     if int(os.environ.get("RANK", "0")) != 0:
         return {}
     train = {**config.to_dict(), "processes": max(1, int(os.environ.get("WORLD_SIZE", "1")))}
+    changed = corpus_unpinned(config.corpus, config.languages, config.data_dir)
+    if changed:  # edited copies of the built-in files: another protocol (runs.protocol.fingerprint)
+        train["unpinned_data"] = changed
     extra = {"kind": "train", "train": train, "seed": config.seed, "base_model": base.record()}
     runs.write_training_card(run_dir / MODEL_DIR, {"run_id": run_dir.name, "train": train,
                                                    "base_model": extra["base_model"]})
@@ -152,6 +157,17 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {"recipe": _recipe(config), "eval": protocol["eval"], "train": train}
 
 
+def with_data_pins(record: dict[str, Any], job: JobConfig) -> dict[str, Any]:
+    """``record`` plus what the run will record about its built-in data files being the pinned
+    ones (``data.pins``), so a sweep on edited files never skips runs made on the published ones."""
+    record = {**record, "dataset_sources": unpinned_sources(job.eval.datasets, job.eval.languages,
+                                                            job.eval.data_dir)}
+    if job.train is not None:
+        changed = corpus_unpinned(job.train.corpus, job.train.languages, job.train.data_dir)
+        record["train"] = {**record["train"], "unpinned_data": changed or None}
+    return record
+
+
 def mismatch(run_dir: Path, job: JobConfig) -> str | None:
     """The fields in which a complete run differs from what ``job`` would run (None if none):
     ``train.learning_rate 3e-05 there, 0.0001 asked``."""
@@ -161,7 +177,7 @@ def mismatch(run_dir: Path, job: JobConfig) -> str | None:
         have = _comparable(runs.read_json(run_dir / runs.CONFIG))
     except (runs.RunError, ValueError, TypeError, AttributeError) as exc:
         return f"unreadable config ({exc})"
-    want = _comparable(job_record(job))
+    want = _comparable(with_data_pins(job_record(job), job))
     fields = differing_fields(have, want)
 
     def value(protocol: dict[str, Any], name: str) -> Any:

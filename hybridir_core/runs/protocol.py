@@ -62,16 +62,18 @@ def _fields(section: dict[str, Any], config_class, names: tuple[str, ...]) -> di
 
 TRAIN_NEUTRAL: dict[str, Any] = {
     "processes": 1, "gradient_accumulation_steps": 1, "gather_across_devices": False, "hf_item_column": None,
-    "early_stopping_cadence": None,
+    "early_stopping_cadence": None, "unpinned_data": None,
 }
 """Protocol fields added after the study's runs were made, with the value every run made before them
 actually had (one process, no accumulation, no gathered negatives, no item column, no early
 stopping). A field at its neutral value is left out of the fingerprint, so those runs keep their
 protocol id, and a new run that differs in it gets another one."""
-EVAL_NEUTRAL: dict[str, Any] = {"weights": None, "in_sample": False, "query_prompt": None, "passage_prompt": None}
+EVAL_NEUTRAL: dict[str, Any] = {"weights": None, "in_sample": False, "query_prompt": None, "passage_prompt": None,
+                                 "unpinned_data": None}
 """Evaluation fields added later: prompts that override the model's own (None: the model's, as every
 shipped run), the evaluated weights when they are not the study's build of that
-model (``STUDY_WEIGHTS``), and an evaluation on the model's own training data."""
+model (``STUDY_WEIGHTS``), an evaluation on the model's own training data, and built-in data files
+that are not the pinned ones (``data.pins``; None: all pinned, as every shipped run's)."""
 STUDY_WEIGHTS = {"me5-small": "678c282b8f42a23b", "me5-small-d2": "22f2869b37c3ccc7",
                  "me5-small-d6": "48eed2c6438b1074", "me5-small-l6": "21630f61612039b1"}
 """The weights the shipped runs record for each model (``results/*/*/config.json``; me5-small-d4's
@@ -102,7 +104,8 @@ def _training_protocol(config: dict[str, Any]) -> dict[str, Any] | None:
         gather_across_devices=bool(train.get("gather_across_devices", False)),
         hf_item_column=train.get("hf_item_column"),
         early_stopping_cadence=None if full["early_stopping_patience"] is None
-        else [full["eval_steps"], full["save_steps"] or full["eval_steps"]])
+        else [full["eval_steps"], full["save_steps"] or full["eval_steps"]],
+        unpinned_data=train.get("unpinned_data") or None)
     base = (config.get("model_provenance") or {}).get("base_model") if not config.get("train") else None
     weights = ((base or config.get("base_model")) or {}).get("weights")
     if weights:  # a student rebuilt on another machine starts from other weights; runs from before
@@ -122,6 +125,9 @@ def _evaluation_protocol(config: dict[str, Any]) -> dict[str, Any]:
         weights = model.get("weights")
         evaluation["weights"] = None if weights in (None, STUDY_WEIGHTS.get(str(model.get("name")))) else weights
     evaluation["in_sample"] = bool(config.get("in_sample", False))
+    sources = (config.get("dataset_sources") or {}).values()
+    changed = {f: d for s in sources if isinstance(s, dict) for f, d in (s.get("unpinned") or {}).items()}
+    evaluation["unpinned_data"] = changed or None
     return _without_neutral(evaluation, EVAL_NEUTRAL)
 
 
@@ -130,12 +136,13 @@ def fingerprint(config: dict[str, Any]) -> dict[str, Any]:
     definition of what must be equal for two runs' numbers to be pooled or compared.
 
     Evaluation: datasets, languages (as a set), questions per language, context, encoding class,
-    the evaluated weights of a zero-shot run (where not the study's build), in-sample.
+    the evaluated weights of a zero-shot run (where not the study's build), in-sample, built-in
+    files that are not the pinned ones (a folder dataset's name holds its content hash).
     Training (the run's own, or the fine-tuned model's recorded training): corpus, languages,
     steps, batch size, learning rate, schedule, loss scale, sequence length, frozen embeddings,
     validation split, early stopping and its cadence, precision, the sampler's mix, processes,
-    gradient accumulation, gathered negatives, the hf item column, and the starting weights'
-    fingerprint where recorded. Model, sampling strategy, α and seed are the recipe.
+    gradient accumulation, gathered negatives, the hf item column, the corpus' built-in files
+    that are not the pinned ones, and the starting weights' fingerprint where recorded. Model, sampling strategy, α and seed are the recipe.
     Fields added later count only where they differ from ``TRAIN_NEUTRAL`` / ``EVAL_NEUTRAL``.
     """
     return {"eval": _evaluation_protocol(config), "train": _training_protocol(config)}

@@ -62,8 +62,8 @@ _TRAIN_FLAGS = {
                                                                   "(default: train every step)"),
     "--mini-batch-size": ("mini_batch_size", int, "with --cached-loss: texts per forward pass"),
     "--precision": ("precision", str, "training precision; bf16 and fp16 are refused where the device lacks them"),
-    "--train-backend": ("train_backend", str, "how a step's texts are forwarded: torch (default, the library's) or "
-                                              "auto (length-sorted sub-batches, the same losses)"),
+    "--train-backend": ("train_backend", str, "how a step's texts are forwarded: auto (default: length-sorted "
+                                              "sub-batches, the same losses) or torch (the library's)"),
 }
 _TRAIN_CHOICES = {"--xnli-pairs": XNLI_PAIRS, "--precision": PRECISIONS, "--train-backend": TRAIN_BACKENDS}
 _ALIASES = {"--learning-rate": ("--lr",), "--batch-size": ("--per-device-train-batch-size",)}

@@ -149,12 +149,14 @@ def _recipe(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """Recipe and fingerprint, less the starting weights (known only once the model is loaded)."""
+    """Recipe and fingerprint, less the starting or evaluated weights (known only once the model
+    is loaded)."""
     from hybridir_core.runs.protocol import fingerprint
 
     protocol = fingerprint(config)
     train = {k: v for k, v in (protocol["train"] or {}).items() if k != "base_weights"}
-    return {"recipe": _recipe(config), "eval": protocol["eval"], "train": train}
+    evaluation = {k: v for k, v in protocol["eval"].items() if k != "weights"}
+    return {"recipe": _recipe(config), "eval": evaluation, "train": train}
 
 
 def with_data_pins(record: dict[str, Any], job: JobConfig) -> dict[str, Any]:

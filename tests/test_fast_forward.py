@@ -77,3 +77,9 @@ def test_probe_finds_the_dropout_draws_of_a_forward_and_none_in_eval_mode(model)
         assert ff.probe_sites(model, features) == []
     finally:
         model.train()
+
+
+def test_a_model_without_attention_masks_keeps_the_librarys_forward():
+    """A static embedding model's features carry no attention mask: nothing to sort, None."""
+    features = [{"input_ids": torch.tensor([1, 2, 3]), "offsets": torch.tensor([0, 2])}]
+    assert ff.embed_sorted(model=None, features_list=features) is None

@@ -170,9 +170,10 @@ def _embed_block(model, block: dict[str, Any], masks: list, sites: list[Site], b
 def embed_sorted(model, features_list: list[dict[str, Any]], budget: int = CHUNK_TOKENS,
                  sites: list[Site] | None = None) -> list | None:
     """Each column's sentence embeddings as ``embed_columns`` gives them, computed in
-    length-sorted chunks (module doc); None where the forward cannot be replayed exactly."""
+    length-sorted chunks (module doc); None where the forward cannot be replayed exactly (not
+    on a CPU, or no attention mask: a static embedding model has no padding to save)."""
     blocks = today_blocks(features_list)
-    if any(block["attention_mask"].device.type != "cpu" for block, _ in blocks):
+    if any("attention_mask" not in block or block["attention_mask"].device.type != "cpu" for block, _ in blocks):
         return None
     sites = probe_sites(model, blocks[0][0]) if sites is None else sites
     if sites is None:

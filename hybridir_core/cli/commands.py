@@ -200,11 +200,11 @@ def cmd_search(args: argparse.Namespace, progress: ProgressReporter) -> None:
     answered by the same loaded model and index with its time in seconds."""
     import time
 
-    from hybridir_core.evaluation.retrieval import Searcher
+    from hybridir_core.evaluation.retrieval import Searcher, check_query
 
     one = args.query not in (None, "-")
-    if one and not args.query.strip():
-        raise ValueError("the query is empty")
+    if one:
+        check_query(args.query, args.k)  # before the model loads
     searcher = Searcher(args.model, args.dataset, args.languages, args.data_dir, progress)
     queries = [args.query] if one else _stdin_queries()
     for query in queries:

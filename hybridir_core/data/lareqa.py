@@ -26,7 +26,7 @@ import pandas as pd
 from hybridir_core import paths
 from hybridir_core.config import EVAL_LANGUAGES
 from hybridir_core.data import DataError, pins
-from hybridir_core.data.fetch import LAREQA_DATASETS, fetch_all, sha256_of
+from hybridir_core.data.fetch import LAREQA_DATASETS, fetch_all
 from hybridir_core.paths import REPO_ROOT
 
 LAREQA_LANGUAGES = EVAL_LANGUAGES
@@ -117,7 +117,7 @@ def read_checksums(path: Path) -> dict[str, str]:
 
 
 def verify_checksum(path: Path, expected: str) -> None:
-    actual = sha256_of(path)
+    actual = pins.file_digest(path)
     if actual != expected:
         raise DataError(f"{path}: checksum mismatch (sha256 {actual}, expected {expected})")
 
@@ -261,12 +261,11 @@ def unpinned_sources(datasets: Sequence[str], languages: Sequence[str] | None = 
     """What ``load_lareqa`` will put in ``source`` for each built-in dataset whose files (of
     ``languages``, default all) are not the pinned ones: ``{name: {"unpinned": {file: sha256}}}``.
     A sweep compares it with complete runs before any work."""
-    out = {}
-    for name in datasets:
-        if name not in LAREQA_LANGUAGES:
-            continue  # a folder: its name holds its content hash
+    out, built_in = {}, [name for name in datasets if name in LAREQA_LANGUAGES]  # a folder's name holds its hash
+    root = resolve_data_dir(data_dir, download=False) if built_in else None
+    for name in built_in:
         langs = [x for x in LAREQA_LANGUAGES[name] if not languages or x in languages]
-        changed = pins.unpinned(resolve_data_dir(data_dir, download=False), [f"{name}/{x}.json" for x in langs])
+        changed = pins.unpinned(root, [f"{name}/{x}.json" for x in langs])
         if changed:
             out[name] = {"unpinned": changed}
     return out

@@ -36,16 +36,21 @@ def unpinned(root: Path, relative_paths: Iterable[str]) -> dict[str, str]:
     for rel in sorted(set(relative_paths)):
         path = Path(root) / rel
         if rel in pins and path.is_file():
-            stat = path.stat()
-            digest = _digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            digest = file_digest(path)
             if digest != pins[rel]:
                 out[rel] = digest
     return out
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file, computed once per (path, size, modification time) in a process: a load
+    checks its files against SHA256SUMS and the pins, and sweeps ask again for every cell."""
+    stat = Path(path).stat()
+    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=256)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file, once per (path, size, modification time) in a process (sweeps ask often)."""
     return sha256_of(Path(path))
 
 

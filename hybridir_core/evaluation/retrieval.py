@@ -33,6 +33,14 @@ def top_k(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 
+def check_query(query: str, k: int) -> None:
+    """A ValueError (one line) for an empty query or a ``k`` that is not an integer >= 1."""
+    if not query.strip():
+        raise ValueError("the query is empty")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+
+
 class Searcher:
     """One model over one dataset's candidates, ready to answer queries one after another.
 
@@ -61,10 +69,7 @@ class Searcher:
 
     def search(self, query: str, k: int = 10) -> list[dict]:
         """The top ``k`` candidates for one free-text query: rank, score, language, text."""
-        if not query.strip():
-            raise ValueError("the query is empty")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_query(query, k)
         q = encode_texts(self.query_encoder, [query], self.query_prompt)
         scores, idx = top_k(self.index, q, k)
         return [{"rank": r + 1, "score": float(s), "lang": self.langs[i], "text": self.texts[i]}
@@ -75,8 +80,5 @@ def search_dataset(model: str, dataset: str, query: str, k: int = 10,
                    languages: list[str] | None = None, data_dir: str | None = None,
                    progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
     """The top ``k`` candidates of a dataset for one free-text query (``Searcher`` for many)."""
-    if not query.strip():
-        raise ValueError("the query is empty")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    check_query(query, k)  # before the model loads
     return Searcher(model, dataset, languages, data_dir, progress).search(query, k)

@@ -15,7 +15,7 @@ test: setup lint
 # The edit-test loop (target: under 3 minutes on 2 cores): all but model training, browser and Slurm
 # tests (docs/testing.md). CI runs `make test`.
 test-fast: setup
-	HYBRIDIR_TEST_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --durations=10 \
+	HYBRIDIR_TEST_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --durations=10 -n auto --dist loadfile \
 		-m "not slow and not browser and not slurm and not training" tests
 
 lint: setup

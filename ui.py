@@ -35,7 +35,7 @@ NA = "–"
 
 FIRST_RUN = ("python -m hybridir_core evaluate --model me5-small --dataset mlqa-r "
              "--limit-per-lang 50 --out runs/zs-me5-small-quick")
-TRAIN_PAGE = "pages/train.py"
+TRAIN_PAGE = "views/train.py"
 
 
 def roots() -> tuple[Path, Path]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from hybridir_core import paths
 
-PAGES = ("pages/home.py", "pages/answer.py", "pages/train.py", "pages/matrices.py", "pages/tradeoffs.py",
-         "pages/bias.py", "pages/compare.py")
+PAGES = ("views/home.py", "views/answer.py", "views/train.py", "views/matrices.py", "views/tradeoffs.py",
+         "views/bias.py", "views/compare.py")
 
 
 def page_seconds(runs_root: Path) -> dict[str, float]:

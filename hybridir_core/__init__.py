@@ -4,7 +4,7 @@ The packages, by role (lower layers never import higher ones; ``pyproject.toml``
 ``cli`` (front-end) -> ``jobs`` (queue, pipeline, launchers) -> ``analysis`` (intervals, tests,
 report, figures, export) -> ``evaluation`` | ``training`` -> ``models`` -> ``data`` | ``runs``
 -> ``devices``, ``config``, ``paths``. Nothing here imports streamlit; the dashboard (``app.py``,
-``pages/``) calls this package.
+``views/``) calls this package.
 
 The names below are what a notebook imports. The configuration and run readers load with the
 package (no torch); the heavy entry points (a model, a job) load on first use::

@@ -51,12 +51,8 @@ def main(pages: list[str]) -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for name in pages:
-                # Home first, as a user arrives: on a fresh server a direct page URL is served from
-                # Streamlit's pages/ folder (file-name navigation) until app.py has run once
-                page.goto(url)
+                page.goto(url if name == "home" else f"{url}/{name}")  # Home is the default page: the root
                 page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
-                if name != "home":  # Home is the default page: its URL is the root
-                    page.goto(f"{url}/{name}")
                 page.wait_for_selector(READY.get(name, ".js-plotly-plot"), timeout=300_000)
                 page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=300_000)
                 time.sleep(2)  # let the charts finish drawing

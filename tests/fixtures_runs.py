@@ -8,15 +8,22 @@ and mix columns, the α curve and the paired tests. Everything is written by
 ``run_evaluation``: the run files are exactly what the CLI writes.
 
 Import ``fixture_runs`` (a function of ``tmp_path_factory``) from tests; it builds once per
-test process.
+test process. MiniLM's embeddings of the slice are kept on disk (``fixture_embeddings_file``:
+keyed by the model's files, the library versions and the encode arguments), so a later process
+writes the runs with the real evaluation code without running MiniLM again; a clean machine (CI)
+encodes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import os
+import pickle
 import shutil
 import zlib
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -52,21 +59,50 @@ def minilm_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-class CachingEncoder:
-    """A SentenceTransformer that remembers every text it encoded."""
+def fixture_embeddings_file() -> Path:
+    """Where MiniLM's embeddings of the fixture slice are kept: one file per model files and
+    library versions (a new torch or sentence-transformers may round differently)."""
+    digest = hashlib.sha256(repr(EVAL).encode())
+    for path in sorted(minilm_dir().rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(minilm_dir())}:{path.stat().st_size}".encode())
+    digest.update(" ".join(version(lib) for lib in ("torch", "transformers", "sentence-transformers")).encode())
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "hybridir" / "test-fixtures" / f"minilm-{digest.hexdigest()[:16]}.pkl"
 
-    def __init__(self, model) -> None:
-        self.model = model
+
+class CachingEncoder:
+    """MiniLM (loaded on first need) that remembers every text it encoded, per encode arguments;
+    ``known`` preloads what an earlier process encoded with the same arguments."""
+
+    def __init__(self, known: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        self._model = None
+        self.known = known or {}
         self.cache: dict[str, np.ndarray] = {}
+        self.encoded_here = False
+
+    @property
+    def model(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(minilm_dir()), device="cpu")
+        return self._model
 
     def get_embedding_dimension(self) -> int:
-        dim = getattr(self.model, "get_embedding_dimension", None)
-        return dim() if dim else self.model.get_sentence_embedding_dimension()
+        return 384  # all-MiniLM-L6-v2
 
     get_sentence_embedding_dimension = get_embedding_dimension
 
     def encode(self, texts, **kwargs):
-        out = self.model.encode(texts, **kwargs)
+        args = repr(sorted((k, v) for k, v in kwargs.items() if k not in ("show_progress_bar", "callback")))
+        known = self.known.setdefault(args, {})
+        if all(t in known for t in texts):
+            out = np.stack([known[t] for t in texts])
+        else:
+            out = self.model.encode(texts, **kwargs)
+            known.update(zip(texts, out))
+            self.encoded_here = True
         self.cache.update(zip(texts, out))
         return out
 
@@ -96,12 +132,11 @@ class RotatedEncoder:
 
 def build_fixture_runs(base: Path) -> tuple[Path, Path]:
     """Write the fixture runs under ``base/runs`` and a reference copy under ``base/reference``."""
-    from sentence_transformers import SentenceTransformer
-
     from hybridir_core.evaluation.evaluate import run_evaluation
 
     runs_root, ref_root = base / "runs", base / "reference"
-    encoder = CachingEncoder(SentenceTransformer(str(minilm_dir()), device="cpu"))
+    stored = fixture_embeddings_file()
+    encoder = CachingEncoder(pickle.loads(stored.read_bytes()) if stored.exists() else None)
     run_evaluation(fixture_model(encoder, local_dir=minilm_dir()), runs_root / ZERO_SHOT, EVAL)
     for run_id, strategy, alpha, mix, seed in TRAINED:
         train = TrainConfig(model="minilm-test", sampling=SamplingConfig(strategy, alpha, mix),
@@ -110,6 +145,11 @@ def build_fixture_runs(base: Path) -> tuple[Path, Path]:
         run_evaluation(loaded, runs_root / run_id, EVAL,
                        extra_config={"kind": "train", "train": train.to_dict(), "seed": 1})
     shutil.copytree(runs_root / ZERO_SHOT, ref_root / REFERENCE)
+    if encoder.encoded_here:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        partial = stored.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(encoder.known))
+        partial.replace(stored)  # whole or absent, also with two test processes at once
     return runs_root, ref_root
 
 

@@ -43,6 +43,7 @@ def home(tmp_path_factory):
     return home
 
 
+@pytest.mark.slow  # two full XQuAD-R evaluations
 def test_hub_id_gives_the_preset_metrics_and_records_its_commit(home, tmp_path):
     for model, out in ((HUB_ID, tmp_path / "hub"), ("me5-small", tmp_path / "preset")):
         done = evaluate_cli(home, model, out)

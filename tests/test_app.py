@@ -23,13 +23,13 @@ from hybridir_core.runs import directory as runs
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGES = {
-    "pages/home.py": "hybridir: hybrid batches for multilingual retrieval",
-    "pages/answer.py": "The answer",
-    "pages/train.py": "Train & evaluate",
-    "pages/matrices.py": "Language matrices",
-    "pages/tradeoffs.py": "Trade-offs",
-    "pages/bias.py": "Language bias",
-    "pages/compare.py": "Compare & export",
+    "views/home.py": "hybridir: hybrid batches for multilingual retrieval",
+    "views/answer.py": "The answer",
+    "views/train.py": "Train & evaluate",
+    "views/matrices.py": "Language matrices",
+    "views/tradeoffs.py": "Trade-offs",
+    "views/bias.py": "Language bias",
+    "views/compare.py": "Compare & export",
 }
 
 
@@ -51,7 +51,7 @@ def roots(fixture_roots, monkeypatch):
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    if page != "pages/home.py":
+    if page != "views/home.py":
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -106,7 +106,7 @@ def test_every_page_renders(roots, page):
 
 
 def test_home_lists_runs_and_reference_apart(roots):
-    at = open_page("pages/home.py")
+    at = open_page("views/home.py")
     table = at.dataframe[0].value
     assert set(table.run) == set(ALL_LOCAL) | {REFERENCE}
     assert table.set_index("run").loc[REFERENCE, "source"] == "reference"
@@ -121,7 +121,7 @@ def test_empty_runs_folder_shows_how_to_start(tmp_path, monkeypatch, page):
     st.cache_data.clear()
     at = open_page(page)
     assert not at.error
-    if page != "pages/train.py":
+    if page != "views/train.py":
         assert any("python -m hybridir_core evaluate" in c.value for c in at.code)
 
 
@@ -135,7 +135,7 @@ def test_tradeoffs_seed_table_appears_with_a_second_seed(roots, tmp_path, monkey
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
     monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(ref_root))
     st.cache_data.clear()
-    at = open_page("pages/tradeoffs.py")
+    at = open_page("views/tradeoffs.py")
     assert "Across seeds" in [h.value for h in at.subheader]
     seeds = at.dataframe[0].value.set_index("training")
     assert seeds.loc["mono", "seeds"] == 2 and seeds.loc["mono", "seed ids"] == "1,2"
@@ -153,18 +153,18 @@ def test_malformed_run_is_listed_and_the_others_still_show(roots, tmp_path, monk
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(runs_root))
     monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(ref_root))
     st.cache_data.clear()
-    at = open_page("pages/home.py")
+    at = open_page("views/home.py")
     warning = " ".join(w.value for w in at.warning)
     assert "broken-run" in warning and "not valid JSON" in warning and "half-run" not in warning
     unfinished = " ".join(m.value for m in at.markdown)
     assert "half-run" in unfinished and "status: failed" in unfinished
     assert len(at.dataframe[0].value) == len(ALL_LOCAL) + 1
-    at.switch_page("pages/matrices.py").run()
+    at.switch_page("views/matrices.py").run()
     assert not at.exception and charts(at)
 
 
 def test_matrix_widgets_change_the_heatmap(roots):
-    at = open_page("pages/matrices.py")
+    at = open_page("views/matrices.py")
     heat, diff = charts(at)  # opens on the study's pair: hybrid α = 0.5 minus mono, one rung and seed
     assert at.selectbox(key="matrix_run").value == "tr-hybrid-a0.5-s1"
     assert at.selectbox(key="matrix_other").value == "tr-mono-s1"
@@ -198,7 +198,7 @@ def test_matrix_widgets_change_the_heatmap(roots):
 
 
 def test_tradeoffs_published_toggle_and_alpha_curve(roots):
-    at = open_page("pages/tradeoffs.py")
+    at = open_page("views/tradeoffs.py")
     curve, scatter = charts(at)
     groups = {t.legendgroup for t in scatter.data}
     assert groups == {"local", "reference", "published"}
@@ -217,7 +217,7 @@ def test_tradeoffs_published_toggle_and_alpha_curve(roots):
 
 
 def test_bias_page_runs_side_by_side_and_plot_kind(roots):
-    at = open_page("pages/bias.py")
+    at = open_page("views/bias.py")
     distance, candidate = charts(at)
     assert [t.type for t in distance.data] == ["box"] * 3  # mono, hybrid α = 0.5 and cross of one rung
     assert [t.name for t in distance.data] == ["tr-mono-s1", "tr-hybrid-a0.5-s1", "tr-cross-s1"]
@@ -231,7 +231,7 @@ def test_bias_page_runs_side_by_side_and_plot_kind(roots):
 
 def test_compare_download_is_the_cli_csv(roots, monkeypatch):
     stores = captured_downloads(monkeypatch)
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     listing = runs.list_runs(roots[0], reference_roots=(roots[1],))
     study = [next(r for r in listing.runs if r.run_id == name)
              for name in ("tr-mono-s1", "tr-hybrid-a0.5-s1", "tr-cross-s1")]  # the page opens on these
@@ -248,7 +248,7 @@ def test_compare_download_is_the_cli_csv(roots, monkeypatch):
 
 
 def test_compare_significance_table(roots):
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     table = at.dataframe[1].value
     assert list(table.measure) == ["mono", "cross", "multi", "rank_distance", "lpr"]
     per_cell = table.set_index("measure").n_queries  # Cross counts each (query, other language) cell
@@ -264,7 +264,7 @@ def train_page(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.REFERENCE_DIR_ENV, str(tmp_path / "ref"))
     monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
     st.cache_data.clear()
-    return open_page("pages/train.py")
+    return open_page("views/train.py")
 
 
 def run_name(at):
@@ -346,7 +346,7 @@ def test_train_page_offers_bf16_only_where_the_device_has_it(tmp_path, monkeypat
     monkeypatch.setattr(devices, "precision_flags", flags)
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "runs"))
     monkeypatch.setattr(jobs, "ensure_worker", lambda root: False)
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     boxes = [c for c in at.checkbox if c.label.startswith("Train in bf16")]
     assert len(boxes) == int(native) and "--precision" not in at.code[0].value  # fp32 unless asked
     if native:
@@ -370,14 +370,14 @@ def test_failed_job_shows_its_error(tmp_path, monkeypatch):
                                             "step": 10, "total": 40, "started": now - 30, "updated": now,
                                             "phase_started": now - 20})
     st.cache_data.clear()
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     assert any("en.json missing" in e.value for e in at.error)
     # without a worker, a "running" job is reported as interrupted, not as progressing forever
     assert any("interrupted" in e.value for e in at.error)
 
 
 def test_answer_page_without_study_runs_says_what_is_missing(roots):
-    at = open_page("pages/answer.py")  # fixture runs: XQuAD-R only, one seed
+    at = open_page("views/answer.py")  # fixture runs: XQuAD-R only, one seed
     assert any("No model has hybrid" in i.value for i in at.info)
 
 
@@ -390,10 +390,16 @@ def test_answer_page_reads_the_shipped_families_without_computing(tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no user cache to fall back on
     monkeypatch.setattr(family_cache, "write", lambda *a, **k: pytest.fail("the page computed the families"))
     st.cache_data.clear()
-    at = open_page("pages/answer.py")
+    at = open_page("views/answer.py")
     grid = at.table[0].value
     assert list(grid.index) == ["d2", "d4", "d6", "12L"] and "Mono" in grid.columns
     assert "degradation beyond the margin" in grid.loc["d2", "Mono"]
+    # a session's first view sends the verdict alone and arms the timer that asks for the figures
+    # once the browser has painted it (tests/test_browser.py follows that in a real browser)
+    assert not at.get("plotly_chart") and any("Drawing the figures" in c.value for c in at.caption)
+    assert at.session_state["answer.figures_armed"]
+    at.session_state["answer.figures_shown"] = True  # what the timer's first tick sets
+    at.run()
     assert len(at.get("plotly_chart")) == 3  # forest, scale trend, per-language heatmap
     assert {"Does it change with scale?", "Per query language", "The paper vs here (S7)"} <= {
         h.value for h in at.subheader}
@@ -449,13 +455,13 @@ def test_every_page_survives_malformed_runs(malformed_root, tmp_path, monkeypatc
     st.cache_data.clear()
     at = open_page(page)  # asserts no exception
     assert at.title[0].value == PAGES[page]
-    if page == "pages/train.py":
+    if page == "views/train.py":
         return  # the Train page lists jobs, not runs
     shown = " ".join(m.value for m in [*at.markdown, *at.warning])
     for name, words in reasons.items():
         assert name in shown and words in shown, (name, words)
-    if page == "pages/home.py":
+    if page == "views/home.py":
         assert list(at.dataframe[0].value.run) == [ALL_LOCAL[0]]
-    elif page in ("pages/matrices.py", "pages/compare.py"):
-        picker = at.selectbox(key="matrix_run") if page == "pages/matrices.py" else at.multiselect(key="compare_runs")
+    elif page in ("views/matrices.py", "views/compare.py"):
+        picker = at.selectbox(key="matrix_run") if page == "views/matrices.py" else at.multiselect(key="compare_runs")
         assert ALL_LOCAL[0] in str(picker.value) and not any("bad-" in o for o in picker.options)

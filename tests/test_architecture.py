@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "architecture.md"
 ROW = re.compile(r"^\| `([\w.]+)` \| [^|]+ \| [^|]+ \| (.+) \|$")
 PACKAGE = REPO / "hybridir_core"
-DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "pages").glob("*.py"))]
+DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "views").glob("*.py"))]
 HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime")
 
 
@@ -56,7 +56,7 @@ def _is_module(dotted: str) -> bool:
 
 
 def dashboard_imports() -> set[str]:
-    """Every ``hybridir_core`` module that app.py, ui.py and pages/ import (at the top or inside a function)."""
+    """Every ``hybridir_core`` module that app.py, ui.py and views/ import (at the top or inside a function)."""
     found = set()
     for path in DASHBOARD:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

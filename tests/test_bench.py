@@ -22,6 +22,7 @@ def tiny_run(tmp_path_factory):
     return out, results
 
 
+@pytest.mark.slow  # tiny_run: four bench parts
 def test_results_json_schema(tiny_run):
     out, results = tiny_run
     files = sorted(p.name for p in out.iterdir())
@@ -50,6 +51,7 @@ def test_results_json_schema(tiny_run):
     assert "| part | measure |" in md and "testbox" in md
 
 
+@pytest.mark.slow  # tiny_run: four bench parts
 def test_map_equality_check_passes_and_reports_ties(tiny_run):
     _, results = tiny_run
     ev = results["parts"]["eval"]

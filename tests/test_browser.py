@@ -4,6 +4,7 @@ Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it) and the `pl
 package; Playwright's own browser download is not used.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,12 +37,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    runs_root, ref_root = fixture_runs(tmp_path_factory)
+@contextlib.contextmanager
+def serve(runs_root: Path, ref_root: Path, log: Path):
+    """``streamlit run app.py`` over these runs on a free port; yields its URL once healthy."""
     port = free_port()
     env = {**os.environ, paths.RUNS_DIR_ENV: str(runs_root), paths.REFERENCE_DIR_ENV: str(ref_root)}
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -61,13 +61,20 @@ def server(tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url, runs_root, ref_root
+        yield url
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs_root, ref_root = fixture_runs(tmp_path_factory)
+    with serve(runs_root, ref_root, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url, runs_root, ref_root
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +91,12 @@ def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
     url, runs_root, ref_root = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
 
-    page.goto(f"{url}/matrices")
+    page.goto(f"{url}/matrices")  # the fresh server's first visit opens a page's address directly
     page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=90_000)
     page.get_by_role("heading", name="Language matrices").wait_for()
+    # app.py's navigation (titles, wide layout), not Streamlit's file-name listing of a pages/ folder
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "The answer" in nav and "Train & evaluate" in nav and "tradeoffs" not in nav
     # one labelled cell per query language x candidate language (3 x (3 + multi)); the page opens
     # on the study's pair, hybrid α = 0.5 (this heatmap) minus mono (the difference below it)
     labels = page.locator(".js-plotly-plot .hm text").all_text_contents()
@@ -111,3 +121,17 @@ def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
     assert len(lines) == 1 + 3 * len(study)
     assert {line.split(",")[0] for line in lines[1:]} == {r.run_id for r in study}
     page.close()
+
+
+def test_answer_page_paints_the_verdict_then_draws_its_figures(browser, tmp_path):
+    """On the shipped runs, a fresh server's first visit to the Answer page shows the verdict
+    table, then (once the browser has painted it) the three figures; the page then rests."""
+    with serve(tmp_path / "no-local-runs", REPO / "results" / "reference", tmp_path / "server.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/answer")
+        page.wait_for_selector('[data-testid="stTable"]', timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3", timeout=120_000)
+        assert "Drawing the figures" not in page.locator('[data-testid="stMain"]').inner_text()
+        time.sleep(1.5)  # the fragment's 0.2 s timer has stopped: no rerun redraws the page
+        assert page.locator(".js-plotly-plot").count() == 3
+        assert page.locator('[data-testid="stStatusWidget"]').count() == 0

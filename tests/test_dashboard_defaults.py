@@ -41,26 +41,26 @@ def shown(frame_element) -> "pa.Table":
 
 
 def test_pages_open_on_the_study_and_remember_the_readers_choices(study):
-    at = visit(study, "pages/tradeoffs.py")
+    at = visit(study, "views/tradeoffs.py")
     assert at.sidebar.selectbox(key="trade_dataset").value == "mlqa-r"
     assert at.multiselect(key="trade_sweeps").value == ["me5-small · 200 steps · per-batch",
                                                          "me5-small-d2 · 200 steps · per-batch"]
     curve = charts(at)[0]
     assert "α" in curve.layout.title.text and not any("No α sweep" in i.value for i in at.info)
 
-    visit(at, "pages/bias.py")
+    visit(at, "views/bias.py")
     assert at.multiselect(key="bias_runs").value == STUDY
     assert [t.name for t in charts(at)[0].data] == STUDY
     at.selectbox(key="bias_rung").set_value("me5-small-d2").run()
     assert at.multiselect(key="bias_runs").value == [s.replace("me5-small_", "me5-small-d2_") for s in STUDY]
 
-    visit(at, "pages/matrices.py")  # the rung picked on Language bias is kept
+    visit(at, "views/matrices.py")  # the rung picked on Language bias is kept
     assert at.selectbox(key="matrix_run").value == "me5-small-d2_hybrid-a0.5_s0 (reference run)"
     assert at.selectbox(key="matrix_other").value == "me5-small-d2_mono_s0 (reference run)"
 
 
 def test_tables_are_written_for_reading(study):
-    at = visit(study, "pages/home.py")
+    at = visit(study, "views/home.py")
     table = shown(at.dataframe[0]).set_index("run")
     row = table.loc["me5-small_hybrid-a0.5_s0"]
     assert row["xquad-r Mono mAP"] == "–" and row["α"] == "0.5" and row["mix"] == "per-batch"
@@ -69,7 +69,7 @@ def test_tables_are_written_for_reading(study):
 
 
 def test_train_page_estimates_the_run_and_offers_a_quick_first_run(study):
-    at = visit(study, "pages/train.py")
+    at = visit(study, "views/train.py")
     command = at.code[0].value
     assert "train --model me5-small " in command and "--steps 200" in command
     assert "--corpus" not in command  # XQuAD-R triplets are the CLI's default corpus: the study

@@ -28,6 +28,7 @@ def blocks(page: str) -> list[str]:
     return BLOCK.findall((REPO_ROOT / "docs" / page).read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # each page runs its commands (evaluations) in a shell
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_user_guide_examples_run(page, tmp_path):
     (tmp_path / "tests").mkdir()

@@ -40,7 +40,7 @@ def top1(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return np.argmax(queries @ pool.T, axis=1)
 
 
-@pytest.mark.parametrize("backend", ["bucketed", "onnx", "bf16"])
+@pytest.mark.parametrize("backend", ["bucketed", pytest.param("onnx", marks=pytest.mark.slow), "bf16"])
 def test_backend_equals_torch_on_real_text(backend, minilm, mlqa_slice, reference, tmp_path):
     """Cosine >= 0.999 to the torch embeddings and the same top-1 neighbour on the slice."""
     try:
@@ -78,6 +78,7 @@ def test_length_batches_group_by_token_length():
     assert input_ids.shape == (2, 5) and mask.sum(axis=1).tolist() == [5, 3]
 
 
+@pytest.mark.slow  # exports an ONNX graph of MiniLM (about 10 s)
 def test_onnx_graph_is_cached_and_a_corrupt_one_rebuilt(minilm, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     exports = []
@@ -93,6 +94,7 @@ def test_onnx_graph_is_cached_and_a_corrupt_one_rebuilt(minilm, tmp_path, monkey
     assert [p.name for p in graph.parent.parent.iterdir()] == [graph.parent.name]  # no leftovers
 
 
+@pytest.mark.slow  # exports an ONNX graph of MiniLM (about 10 s)
 def test_onnx_int8_is_made_once_beside_the_fp32_graph_and_kept_apart(minilm, mlqa_slice, reference, tmp_path):
     pytest.importorskip("onnxruntime")
     encoder = encoders.build("onnx-int8", minilm, 32, tmp_path)
@@ -110,6 +112,7 @@ def test_onnx_int8_is_made_once_beside_the_fp32_graph_and_kept_apart(minilm, mlq
     assert protocol.encoding_class("onnx-int8") == "onnx-int8"  # its runs are never pooled with fp32 ones
 
 
+@pytest.mark.slow  # exports an ONNX graph of MiniLM (about 10 s)
 def test_an_onnx_graph_without_a_model_folder_is_not_left_behind(minilm, mlqa_slice, reference, tmp_path,
                                                                    monkeypatch):
     pytest.importorskip("onnxruntime")
@@ -129,6 +132,7 @@ def test_bf16_is_never_chosen_where_the_cpu_lacks_it(minilm, mlqa_slice, monkeyp
     assert encoders.has_native_bf16({"amx_bf16"}) and not encoders.has_native_bf16({"avx512f"})
 
 
+@pytest.mark.slow  # exports an ONNX graph of MiniLM (about 10 s)
 def test_a_backend_that_fails_the_gate_is_passed_over(minilm, mlqa_slice):
     chosen = encoders.choose(minilm, 32, encoders.probe(mlqa_slice), "query: ", order=("int8", "bucketed"))
     assert chosen.name == "bucketed", chosen.info  # int8 loses too much (cosine < 0.999) on MiniLM

@@ -65,7 +65,7 @@ def test_confirmatory_waits_for_its_five_seeds():
     ks = rng.integers(2, 5, 100)
     top = families.Rung("m", 12, {("hybrid", 0.75): seeds(ks, 3), ("mono", None): seeds(ks + 1, 3)}, [])
     rows = families.confirmatory([top])
-    assert [r["label"] for r in rows] == ["pending (3 of 5 seeds)"] * 3
+    assert [r["label"] for r in rows] == ["pending: 3 of 5 seeds"] * 3
     full = families.Rung("m", 12, {("hybrid", 0.75): seeds(ks, 5), ("mono", None): seeds(ks + 1, 5)}, [])
     rows = families.confirmatory([full])
     assert rows[0]["label"] == "confirmed: non-inferior (margin 0.01)"  # hybrid clearly better on Mono here

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fixtures_open import lay_out_hub_cache
 
 from hybridir_core.models.registry import ensure_built, load_model
@@ -37,6 +38,7 @@ def load_offline(home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # loads me5-small twice
 def test_e5_small_preset_loads_from_the_local_hub_cache(tmp_path):
     source = ensure_built("me5-small")
     snapshot = hub_cache(tmp_path / "hf", source)

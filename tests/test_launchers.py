@@ -67,7 +67,7 @@ def test_train_page_shows_slurm_jobs_and_cancels_them(fake_slurm, monkeypatch, t
     st.cache_data.clear()
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(m.value for m in at.markdown)
     assert "Slurm job 12 · **running**" in text and "Slurm job 13_1 · **pending**" in text

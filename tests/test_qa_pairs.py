@@ -58,6 +58,7 @@ def test_overlap_index_finds_exact_and_shared_eight_word_texts():
     assert index.match("a question", "en") == "exact"  # questions are indexed too
 
 
+@pytest.mark.slow  # corpus: triplets of all XQuAD-R
 def test_triplets_are_question_answer_sentence_and_a_sentence_of_the_same_paragraph(corpus, xquad):
     assert corpus.languages == ("ar", "de", "en", "es", "hi", "ru", "th", "tr", "zh")
     cand, q = xquad.candidates, xquad.questions
@@ -76,6 +77,7 @@ def test_triplets_are_question_answer_sentence_and_a_sentence_of_the_same_paragr
     assert corpus.eligibility().all()
 
 
+@pytest.mark.slow  # corpus: triplets of all XQuAD-R
 def test_no_training_text_appears_in_mlqa_r(corpus, mlqa_index):
     for table in (corpus.queries, corpus.passages, corpus.negatives):
         for col, lang in enumerate(corpus.languages):
@@ -89,6 +91,7 @@ def test_measured_overlap_with_mlqa_r_is_near_zero(xquad, mlqa_index):
     assert found["questions"]["exact"] + found["questions"]["ngram"] < 0.001 * 13_090
 
 
+@pytest.mark.slow  # corpus: triplets of all XQuAD-R
 def test_validation_holds_out_whole_articles(corpus):
     train, val = split_corpus(corpus, TrainConfig(corpus="xquad").effective_validation_items)
     assert val.n_items >= 40 and not set(val.group) & set(train.group)
@@ -97,6 +100,7 @@ def test_validation_holds_out_whole_articles(corpus):
     assert np.array_equal(again.item, train.item)  # seeded: the same articles every run
 
 
+@pytest.mark.slow  # corpus: triplets of all XQuAD-R
 def test_pair_dataset_carries_the_hard_negative_in_the_passage_language(corpus):
     small = corpus.limit_items(40)
     sampler = LanguageBatchSampler(pair_dataset(small), 8, seed=1, corpus=small,

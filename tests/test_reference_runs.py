@@ -57,6 +57,7 @@ def test_findings_follow_from_the_shipped_runs(root):
                 f"README's {name} block is stale: .venv/bin/python scripts/findings.py"
 
 
+@pytest.mark.slow  # every declared family afresh
 def test_shipped_families_are_the_ones_report_computes():
     """results/reference/families.json (what the Answer page reads) holds these runs' key, and
     its rows are what the declared families give when computed afresh."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "pages").glob("*.py"))]
+DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "views").glob("*.py"))]
 HTML_CALLS = {"html"}  # st.html, components.html: raw HTML whatever the argument
 
 

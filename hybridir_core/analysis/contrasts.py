@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from hybridir_core.evaluation import bias, metrics
 from hybridir_core.runs.measures import MEASURE_TABLE, MULTI, Measure
@@ -38,6 +37,14 @@ HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in _ALL}
 SUMMARY_OF = {m.name: m.column for m in _ALL}
 """The ``metrics.json`` aggregate each measure's macro mean equals (the recipe table's column)."""
 
+
+
+def student_t():
+    """``scipy.stats.t``, imported on first use: scipy.stats costs every dashboard page ~0.6 s
+    of start-up (this module is imported by each), and only an interval needs it."""
+    from scipy.stats import t
+
+    return t
 
 @dataclass(frozen=True)
 class Units:
@@ -163,7 +170,7 @@ class Contrast:
         if self.se == 0:
             return 0.0 if (self.estimate > bound if above else self.estimate < bound) else 1.0
         t = (self.estimate - bound) / self.se
-        return float(sps.t.sf(t, self.df) if above else sps.t.cdf(t, self.df))
+        return float(student_t().sf(t, self.df) if above else student_t().cdf(t, self.df))
 
 
 def contrast_of_units(groups: Sequence[Sequence[Units]], weights: Sequence[float], trained: Sequence[bool],
@@ -193,8 +200,8 @@ def contrast_of_units(groups: Sequence[Sequence[Units]], weights: Sequence[float
     df = var ** 2 / denom if denom > 0 else float("inf")
     estimate = float(sum(w * v.mean() for w, v in zip(weights, values)))
     se = float(np.sqrt(var))
-    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
-    p = float(2 * sps.t.sf(abs(estimate) / se, df)) if se > 0 else float(estimate == 0)
+    half = float(student_t().ppf(0.5 + confidence / 2, df)) * se
+    p = float(2 * student_t().sf(abs(estimate) / se, df)) if se > 0 else float(estimate == 0)
     return Contrast(estimate, se, float(np.sqrt(v_q)), float(np.sqrt(v_s)), float(df), estimate - half,
                     estimate + half, p, n_c, n_queries, tuple(len(v) for v in values),
                     tuple(float(v.mean()) for v in values), one_seed)
@@ -232,7 +239,7 @@ def ratio_of_contrasts(num: Sequence[Sequence[pd.DataFrame]], num_w: Sequence[fl
     den_c = linear_contrast(num, den_w, dataset, measure, trained, confidence)
     ratio = num_c.estimate / den_c.estimate
     lin = linear_contrast(num, [a - ratio * b for a, b in zip(num_w, den_w)], dataset, measure, trained, confidence)
-    half = float(sps.t.ppf(0.5 + confidence / 2, lin.df)) * lin.se / abs(den_c.estimate)
+    half = float(student_t().ppf(0.5 + confidence / 2, lin.df)) * lin.se / abs(den_c.estimate)
     return ratio, ratio - half, ratio + half, lin.df
 
 

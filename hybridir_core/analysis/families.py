@@ -244,7 +244,7 @@ def confirmatory(rungs: Sequence[Rung]) -> list[dict]:
     for row, p in zip(rows, stats.holm([r["p_one_sided"] for r in rows])):
         row["p_holm"] = float(p)
         claim = CLAIMS[row["measure"]]
-        row["label"] = (f"pending ({len(have)} of 5 seeds)" if not done
+        row["label"] = (f"pending: {len(have)} of 5 seeds" if not done
                         else f"confirmed: {claim}" if p <= ONE_SIDED else "not confirmed")
     if all(s in top.seeds(*a75) and s in top.seeds(*MONO) for s in NEW_SEEDS):
         for measure, _, _ in tests:

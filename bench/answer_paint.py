@@ -2,8 +2,8 @@
 
 ``python -m bench.answer_paint [--repo PATH] [--selector CSS]`` serves ``streamlit run app.py``
 of the checkout at ``--repo`` (default: this one) over the shipped runs only (an empty local
-runs folder, an empty user cache) and times, until the verdict is on screen (the first table,
-the compact verdict table) with no spinner left:
+runs folder, an empty user cache) and times, until the compact verdict table is on screen with
+no spinner left:
 
 - ``answer_cold_s``: the very first request of a fresh server is the Answer page's address
   (nothing imported, nothing cached: the worst case);

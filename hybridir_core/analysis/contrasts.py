@@ -38,13 +38,13 @@ SUMMARY_OF = {m.name: m.column for m in _ALL}
 """The ``metrics.json`` aggregate each measure's macro mean equals (the recipe table's column)."""
 
 
-
 def student_t():
     """``scipy.stats.t``, imported on first use: scipy.stats costs every dashboard page ~0.6 s
     of start-up (this module is imported by each), and only an interval needs it."""
     from scipy.stats import t
 
     return t
+
 
 @dataclass(frozen=True)
 class Units:

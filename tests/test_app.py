@@ -465,3 +465,13 @@ def test_every_page_survives_malformed_runs(malformed_root, tmp_path, monkeypatc
     elif page in ("views/matrices.py", "views/compare.py"):
         picker = at.selectbox(key="matrix_run") if page == "views/matrices.py" else at.multiselect(key="compare_runs")
         assert ALL_LOCAL[0] in str(picker.value) and not any("bad-" in o for o in picker.options)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_no_page_holds_a_bare_string_streamlit_would_print(page):
+    """Streamlit's "magic" writes a module-level bare expression to the page: a string meant as a
+    constant's docstring would show at the top of it (it did once on the Answer page)."""
+    body = ast.parse((REPO / page).read_text(encoding="utf-8")).body
+    strays = [node.lineno for node in body[1:]
+              if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
+    assert not strays, f"{page}: bare strings at lines {strays}"

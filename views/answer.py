@@ -13,8 +13,9 @@ QUESTION = ("Does hybrid batch training (α = 0.5) degrade monolingual retrieval
             "improves cross-lingual and multilingual retrieval and reduces language bias, and does "
             "that change with model scale?")
 TONES = {"good": "background-color: #d8f0d8", "bad": "background-color: #f7d4d4", "neutral": ""}
+# Session state: this session has asked for the figures (drawn with the verdict from then on), and
+# the figures' timer has run once (a comment, not a string: Streamlit would print a bare string)
 FIGURES_SHOWN = "answer.figures_shown"
-"""Session state: this session has asked for the figures (they are drawn with the verdict from then on)."""
 ARMED = "answer.figures_armed"
 
 

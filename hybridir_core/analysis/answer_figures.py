@@ -72,6 +72,7 @@ def scale_trend(frame: pd.DataFrame, measures: tuple[str, ...] = ("mono", "multi
         fig.add_hline(y=0, line=dict(color="#999", width=1), row=1, col=col)
         fig.update_xaxes(type="log", title_text="layers", row=1, col=col)
     fig.update_layout(title="Does hybrid − mono change with scale? (S4)", **LAYOUT)
+    fig.update_layout(margin_t=110)  # room for the figure's title above the two-line panel titles
     return fig
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from scripts.screenshots import CHROMIUM, free_port
+from scripts.screenshots import CHROMIUM, serve_dashboard
 
 REPO = Path(__file__).resolve().parent.parent
 HOME_DONE = '[data-testid="stCode"]'
@@ -35,34 +31,13 @@ HOME_DONE = '[data-testid="stCode"]'
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def wait_healthy(url: str, timeout: float = 180) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"no Streamlit server at {url} after {timeout:.0f} s")
-
-
 @contextlib.contextmanager
 def fresh_server(repo: Path):
-    """A new ``streamlit run app.py`` over the shipped runs only; yields its URL once healthy."""
-    port, empty = free_port(), tempfile.mkdtemp()
-    env = {**os.environ, "HYBRIDIR_RUNS_DIR": empty, "XDG_CACHE_HOME": tempfile.mkdtemp(),
+    """A new server of ``repo`` over the shipped runs only (no local runs, an empty user cache)."""
+    env = {"HYBRIDIR_RUNS_DIR": tempfile.mkdtemp(), "XDG_CACHE_HOME": tempfile.mkdtemp(),
            "HYBRIDIR_REFERENCE_DIR": str(repo / "results" / "reference")}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--server.address", "localhost",
-                               "--browser.gatherUsageStats", "false"], cwd=repo, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://localhost:{port}"
-        wait_healthy(url)
+    with serve_dashboard(repo, env) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def painted(page, selector: str, start: float) -> float:
@@ -107,7 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="what counts as the verdict being painted (the Answer page's compact verdict table; "
                              "Home has none, so a stale Home cannot match)")
     args = parser.parse_args(argv)
-    result = measure(args.repo.resolve(), args.selector)
+    try:
+        result = measure(args.repo.resolve(), args.selector)
+    except RuntimeError as exc:  # the server did not start: one line, not a traceback
+        raise SystemExit(str(exc).splitlines()[0]) from None
     print(json.dumps(result))
     return result
 

@@ -9,11 +9,14 @@ chart, or what the page shows instead) and writes ``docs/screenshots/<page>.png`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,43 +34,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main(pages: list[str]) -> None:
-    from playwright.sync_api import sync_playwright
-
+@contextlib.contextmanager
+def serve_dashboard(repo: Path = REPO, env: dict[str, str] | None = None, log: Path | None = None,
+                    timeout: float = 180) -> Iterator[str]:
+    """``streamlit run app.py`` of ``repo`` on a free localhost port, with ``env`` added to this
+    process's environment and its output in ``log`` (else discarded); yields the URL once the
+    server says it is healthy, and stops it after. A RuntimeError (with the log's tail) if it
+    exits or is not healthy within ``timeout`` seconds."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--server.address", "localhost",
-                               "--browser.gatherUsageStats", "false"], cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "localhost",
+                             "--browser.gatherUsageStats", "false"], cwd=repo, env={**os.environ, **(env or {})},
+                            stdout=out, stderr=subprocess.STDOUT)
+    if log:
+        out.close()  # the server holds its own copy of the file
     url = f"http://localhost:{port}"
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + timeout
+        while True:
             try:
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
                     break
             except OSError:
-                time.sleep(1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for name in pages:
-                page.goto(url if name == "home" else f"{url}/{name}")  # Home is the default page: the root
-                page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
-                page.wait_for_selector(READY.get(name, ".js-plotly-plot"), timeout=300_000)
-                page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=300_000)
-                time.sleep(2)  # let the charts finish drawing
-                # Streamlit scrolls inside its main block, so full_page alone stops at the viewport:
-                # grow the viewport to the content's height instead
-                height = page.evaluate(SCROLL_HEIGHT)
-                page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height), 8000))})
-                time.sleep(2)
-                out = REPO / "docs" / "screenshots" / f"{name}.png"
-                page.screenshot(path=str(out), full_page=True)
-                print(out)
-            browser.close()
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = f":\n{log.read_text(errors='replace')[-3000:]}" if log else ""
+                raise RuntimeError(f"streamlit did not start at {url} within {timeout:.0f} s{tail}")
+            time.sleep(0.5)
+        yield url
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(pages: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with serve_dashboard() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name in pages:
+            page.goto(url if name == "home" else f"{url}/{name}")  # Home is the default page: the root
+            page.wait_for_selector('[data-testid="stSidebarNav"] >> text="Train & evaluate"', timeout=120_000)
+            page.wait_for_selector(READY.get(name, ".js-plotly-plot"), timeout=300_000)
+            page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=300_000)
+            time.sleep(2)  # let the charts finish drawing
+            # Streamlit scrolls inside its main block, so full_page alone stops at the viewport:
+            # grow the viewport to the content's height instead
+            height = page.evaluate(SCROLL_HEIGHT)
+            page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height), 8000))})
+            time.sleep(2)
+            out = REPO / "docs" / "screenshots" / f"{name}.png"
+            page.screenshot(path=str(out), full_page=True)
+            print(out)
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -4,13 +4,7 @@ Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it) and the `pl
 package; Playwright's own browser download is not used.
 """
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +13,7 @@ from fixtures_runs import fixture_runs
 from hybridir_core import paths
 from hybridir_core.analysis import export, figures
 from hybridir_core.runs import directory as runs
+from scripts.screenshots import serve_dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent
@@ -31,43 +26,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
 def serve(runs_root: Path, ref_root: Path, log: Path):
-    """``streamlit run app.py`` over these runs on a free port; yields its URL once healthy."""
-    port = free_port()
-    env = {**os.environ, paths.RUNS_DIR_ENV: str(runs_root), paths.REFERENCE_DIR_ENV: str(ref_root)}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "localhost",
-             "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """The dashboard over these runs (``scripts/screenshots.serve_dashboard``), its output in ``log``."""
+    return serve_dashboard(REPO, {paths.RUNS_DIR_ENV: str(runs_root), paths.REFERENCE_DIR_ENV: str(ref_root)},
+                           log, timeout=90)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ dashboard: setup
 test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-# The edit-test loop (target: under 3 minutes on 2 cores): all but model training, browser and Slurm
+# The edit-test loop (under 3 minutes on 2 cores): all but model training, slow, browser and Slurm
 # tests (docs/testing.md). CI runs `make test`.
 test-fast: setup
 	HYBRIDIR_TEST_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --durations=10 -n auto --dist worksteal \

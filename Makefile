@@ -11,7 +11,7 @@ $(SETUP_STAMP): scripts/setup.sh requirements.txt requirements-dev.txt pyproject
 	touch $@
 
 dashboard: setup
-	$(PY) -m streamlit run app.py
+	$(PY) serve.py
 
 test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -1,4 +1,4 @@
-"""hybridir dashboard: ``streamlit run app.py``.
+"""hybridir dashboard: ``make dashboard`` (``python serve.py``), or ``streamlit run app.py``.
 
 One file per page in ``views/``; every page reads runs through ``ui`` (cached calls into
 ``hybridir_core``) and computes no metric itself. The folder is not called ``pages/``: Streamlit

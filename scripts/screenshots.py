@@ -1,7 +1,7 @@
 """Screenshots of dashboard pages in Debian's headless chromium, for docs/screenshots/.
 
 Usage: .venv/bin/python scripts/screenshots.py [page ...]   (default: every page)
-Starts ``streamlit run app.py`` on a free localhost port over the shipped reference runs (and
+Starts the dashboard (``serve.py``) on a free localhost port over the shipped reference runs (and
 ``runs/``), opens each page as a reader first sees it, waits until it has drawn (its first Plotly
 chart, or what the page shows instead) and writes ``docs/screenshots/<page>.png`` (full page,
 1400 px wide).
@@ -37,16 +37,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve_dashboard(repo: Path = REPO, env: dict[str, str] | None = None, log: Path | None = None,
                     timeout: float = 180) -> Iterator[str]:
-    """``streamlit run app.py`` of ``repo`` on a free localhost port, with ``env`` added to this
+    """The dashboard of ``repo`` as ``make dashboard`` serves it (``serve.py``; ``streamlit run
+    app.py`` in a checkout older than it) on a free localhost port, with ``env`` added to this
     process's environment and its output in ``log`` (else discarded); yields the URL once the
     server says it is healthy, and stops it after. A RuntimeError (with the log's tail) if it
     exits or is not healthy within ``timeout`` seconds."""
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "localhost",
-                             "--browser.gatherUsageStats", "false"], cwd=repo, env={**os.environ, **(env or {})},
-                            stdout=out, stderr=subprocess.STDOUT)
+    launcher = ["serve.py"] if (repo / "serve.py").is_file() else ["-m", "streamlit", "run", "app.py"]
+    proc = subprocess.Popen([sys.executable, *launcher, "--server.port", str(port), "--server.headless", "true",
+                             "--server.address", "localhost", "--browser.gatherUsageStats", "false"],
+                            cwd=repo, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     if log:
         out.close()  # the server holds its own copy of the file
     url = f"http://localhost:{port}"

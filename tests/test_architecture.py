@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "architecture.md"
 ROW = re.compile(r"^\| `([\w.]+)` \| [^|]+ \| [^|]+ \| (.+) \|$")
 PACKAGE = REPO / "hybridir_core"
-DASHBOARD = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "views").glob("*.py"))]
+DASHBOARD = [REPO / "app.py", REPO / "serve.py", REPO / "ui.py", *sorted((REPO / "views").glob("*.py"))]
 HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime")
 
 
@@ -87,6 +87,20 @@ def test_the_dashboard_imports_no_torch_in_a_fresh_interpreter():
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"the dashboard's modules import {out.stdout.strip()}"
+
+
+def test_the_server_preloads_what_the_views_import_and_no_torch():
+    """``serve.py`` imports the views' modules before the first visit (read from their import
+    lines, so a new import is preloaded too), and that reaches no heavy library either."""
+    code = ("import sys, serve; serve.preload(); "
+            "print(sorted(set(serve.page_imports()) - set(sys.modules)), "
+            f"sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []", out.stdout
+    from serve import page_imports
+
+    assert {"ui", "hybridir_core.analysis", "streamlit"} <= set(page_imports())
+    assert "No runtime found" not in out.stderr  # the cache decorators' start-up warning is kept quiet
 
 
 def test_the_public_api_loads_without_torch():

@@ -198,3 +198,14 @@ def test_exact_training_comparison_ignores_empty_cells_and_needs_equal_losses():
     assert row.passed is True
     out["max_loss_diff"] = 2e-5  # fast, but not the same numbers: not met
     assert train_exact.rows({"model": "m", "layers": {"2": {"torch": today, "auto": auto, **out}}})[0].passed is False
+
+
+def test_paint_medians_are_per_checkout_and_measure():
+    from bench.answer_paint import MEASURES, medians
+
+    rows = [{"repo": "a", **dict.fromkeys(MEASURES, v)} for v in (3.0, 1.0, 2.0)]
+    rows += [{"repo": "b", **dict.fromkeys(MEASURES, 9.0)}]
+    table = medians(rows).splitlines()
+    assert len(table) == 4 and table[0].count("|") == len(MEASURES) + 2
+    assert table[2] == "| a | " + " | ".join(["2.00 (3.00, 1.00, 2.00)"] * len(MEASURES)) + " |"
+    assert table[3].startswith("| b | 9.00 (9.00) |")

@@ -61,7 +61,9 @@ def test_heatmap_renders_and_csv_downloads(server, browser, tmp_path):
     assert "The answer" in nav and "Train & evaluate" in nav and "tradeoffs" not in nav
     # one labelled cell per query language x candidate language (3 x (3 + multi)); the page opens
     # on the study's pair, hybrid α = 0.5 (this heatmap) minus mono (the difference below it)
-    labels = page.locator(".js-plotly-plot .hm text").all_text_contents()
+    cells = ".js-plotly-plot .hm text"  # the second heatmap is drawn a moment after the first
+    page.wait_for_function(f"document.querySelectorAll('{cells}').length >= 2 * 12", timeout=60_000)
+    labels = page.locator(cells).all_text_contents()
     assert len(labels) == 2 * 12
     labels = labels[:12]  # the run's own heatmap comes first
     first = runs.load_run(runs_root / "tr-hybrid-a0.5-s1")

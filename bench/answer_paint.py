@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="what counts as the verdict being painted (the Answer page's compact verdict table; "
                              "Home has none, so a stale Home cannot match)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     results = []
     try:
         for _ in range(args.rounds):

@@ -13,9 +13,10 @@ from fixtures_runs import fixture_runs
 from hybridir_core import paths
 from hybridir_core.analysis import export, figures
 from hybridir_core.runs import directory as runs
+from scripts.screenshots import CHROMIUM as CHROMIUM_PATH
 from scripts.screenshots import serve_dashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)  # the one the screenshots and the paint bench use
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
